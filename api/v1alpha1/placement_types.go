@@ -43,7 +43,7 @@ type HelmSource struct {
 	// values merged over valuesFiles.
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
 	Values *apiextensionsv1.JSON `json:"values,omitempty"`
 	// skipCRDs leaves the chart's crds/ folder out of the output.
 	// +optional

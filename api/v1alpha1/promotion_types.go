@@ -26,7 +26,7 @@ const (
 
 // PromotionSpec asks to move a dry revision into a stage. The hub creates one per attempt;
 // `gitfleet promote` creates one by hand.
-// +kubebuilder:validation:XValidation:rule="!self.skipGates || (has(self.skipGatesReason) && size(self.skipGatesReason) > 0)",message="skipGatesReason is required when skipGates is true"
+// +kubebuilder:validation:XValidation:rule="!has(self.skipGates) || !self.skipGates || (has(self.skipGatesReason) && size(self.skipGatesReason) > 0)",message="skipGatesReason is required when skipGates is true"
 // +kubebuilder:validation:XValidation:rule="self == oldSelf",message="a Promotion's spec is immutable; create a new one"
 type PromotionSpec struct {
 	// pipelineRef names the Pipeline.

@@ -265,7 +265,6 @@ type JSONPatchOp string
 // JSONPatchOperation is one RFC 6902 operation. String values may use the variables
 // ${CLUSTER_NAME}, ${CLUSTER_LABEL[key]}, ${CLUSTER_PROPERTY[name]} and ${CLUSTER_REPLICAS}.
 // +kubebuilder:validation:XValidation:rule="!(self.op in ['move', 'copy']) || has(self.from)",message="from is required for move and copy"
-// +kubebuilder:validation:XValidation:rule="!(self.op in ['add', 'replace', 'test']) || has(self.value)",message="value is required for add, replace and test"
 type JSONPatchOperation struct {
 	// op is add, remove, replace, move, copy or test.
 	// +required
@@ -280,7 +279,8 @@ type JSONPatchOperation struct {
 	// +kubebuilder:validation:Pattern=`^(/.*)?$`
 	// +kubebuilder:validation:MaxLength=1024
 	From string `json:"from,omitempty"`
-	// value for add, replace and test.
+	// value for add, replace and test (required there; checked when rendering, because
+	// a value of any JSON type is invisible to the API server's CEL rules).
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Schemaless
@@ -305,7 +305,7 @@ type OverrideRule struct {
 	// String values may use the cluster variables.
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
 	HelmValues *apiextensionsv1.JSON `json:"helmValues,omitempty"`
 	// target selects the rendered objects a jsonPatch or delete applies to.
 	// +optional
