@@ -1,0 +1,162 @@
+package gitsource
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestFetchShallowThenIncremental(t *testing.T) {
+	ctx := context.Background()
+	_, url := newBareRepo(t)
+	commitFiles(t, url, "env/dev", map[string][]byte{"a.yaml": []byte("a1"), "keep/b.yaml": []byte("b1")})
+	sha2 := commitFiles(t, url, "env/dev", map[string][]byte{"a.yaml": []byte("a2"), "gone/c.yaml": []byte("c")})
+	dir := filepath.Join(t.TempDir(), "cache")
+
+	co, err := Fetch(ctx, FetchOptions{URL: url, Branch: "env/dev", Dir: dir})
+	if err != nil {
+		t.Fatalf("Fetch() = %v", err)
+	}
+	want := &Checkout{Dir: dir, Commit: sha2, Revision: "env/dev@sha1:" + sha2}
+	if diff := cmp.Diff(want, co); diff != "" {
+		t.Fatalf("Fetch() checkout (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"a.yaml": "a2", "keep/b.yaml": "b1", "gone/c.yaml": "c"}, readDirFiles(t, dir)); diff != "" {
+		t.Fatalf("files after first Fetch (-want +got):\n%s", diff)
+	}
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shallow, err := repo.Storer.Shallow()
+	if err != nil || len(shallow) != 1 {
+		t.Fatalf("Shallow() = %v, %v; want one shallow commit (depth 1)", shallow, err)
+	}
+	if _, err := repo.CommitObject(shallow[0]); err != nil {
+		t.Fatalf("shallow commit %s missing: %v", shallow[0], err)
+	}
+
+	// A marker in .git survives an incremental fetch: the clone is reused.
+	marker := filepath.Join(dir, ".git", "gitfleet-marker")
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Untracked and modified files in the work tree are overwritten.
+	if err := os.WriteFile(filepath.Join(dir, "untracked.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "keep", "b.yaml"), []byte("edited"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sha3 := commitFiles(t, url, "env/dev", map[string][]byte{"gone/c.yaml": nil, "new/d.yaml": []byte("d")})
+	co, err = Fetch(ctx, FetchOptions{URL: url, Branch: "env/dev", Dir: dir})
+	if err != nil {
+		t.Fatalf("second Fetch() = %v", err)
+	}
+	if co.Commit != sha3 {
+		t.Fatalf("second Fetch().Commit = %s, want %s", co.Commit, sha3)
+	}
+	if diff := cmp.Diff(map[string]string{"a.yaml": "a2", "keep/b.yaml": "b1", "new/d.yaml": "d"}, readDirFiles(t, dir)); diff != "" {
+		t.Fatalf("files after incremental Fetch (-want +got):\n%s", diff)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("clone was not reused: %v", err)
+	}
+
+	// Nothing new: same answer.
+	co, err = Fetch(ctx, FetchOptions{URL: url, Branch: "env/dev", Dir: dir})
+	if err != nil || co.Commit != sha3 {
+		t.Fatalf("third Fetch() = %+v, %v; want commit %s", co, err, sha3)
+	}
+}
+
+func TestFetchDepth(t *testing.T) {
+	_, url := newBareRepo(t)
+	for i := 0; i < 4; i++ {
+		commitFiles(t, url, "main", map[string][]byte{"f": []byte{byte('0' + i)}})
+	}
+	dir := t.TempDir()
+	if _, err := Fetch(context.Background(), FetchOptions{URL: url, Branch: "main", Dir: dir, Depth: 2}); err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := git.PlainOpen(dir)
+	iter, err := repo.Log(&git.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	_ = iter.ForEach(func(*object.Commit) error { n++; return nil })
+	if n != 2 {
+		t.Fatalf("Fetch(Depth: 2) brought %d commits, want 2", n)
+	}
+}
+
+func TestFetchURLChangeReclones(t *testing.T) {
+	_, url1 := newBareRepo(t)
+	_, url2 := newBareRepo(t)
+	commitFiles(t, url1, "main", map[string][]byte{"one": []byte("1")})
+	sha2 := commitFiles(t, url2, "main", map[string][]byte{"two": []byte("2")})
+	dir := t.TempDir()
+	if _, err := Fetch(context.Background(), FetchOptions{URL: url1, Branch: "main", Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	co, err := Fetch(context.Background(), FetchOptions{URL: url2, Branch: "main", Dir: dir})
+	if err != nil || co.Commit != sha2 {
+		t.Fatalf("Fetch(url2) = %+v, %v; want %s", co, err, sha2)
+	}
+	if diff := cmp.Diff(map[string]string{"two": "2"}, readDirFiles(t, dir)); diff != "" {
+		t.Fatalf("files (-want +got):\n%s", diff)
+	}
+}
+
+func TestFetchErrors(t *testing.T) {
+	_, url := newBareRepo(t)
+	commitFiles(t, url, "main", map[string][]byte{"f": []byte("x")})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	cached := t.TempDir()
+	if _, err := Fetch(ctx, FetchOptions{URL: url, Branch: "main", Dir: cached}); err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		opts FetchOptions
+		want error
+	}{
+		"missing branch":              {FetchOptions{URL: url, Branch: "nope", Dir: t.TempDir()}, ErrBranchNotFound},
+		"missing branch, incremental": {FetchOptions{URL: url, Branch: "nope", Dir: cached}, ErrBranchNotFound},
+		"missing repository":          {FetchOptions{URL: "file://" + filepath.Join(t.TempDir(), "none.git"), Branch: "main", Dir: t.TempDir()}, ErrUnreachable},
+		"connection refused":          {FetchOptions{URL: "http://127.0.0.1:1/repo.git", Branch: "main", Dir: t.TempDir()}, ErrUnreachable},
+		"ssh without key":             {FetchOptions{URL: "ssh://git@127.0.0.1:1/repo.git", Branch: "main", Dir: t.TempDir()}, ErrAuthentication},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := Fetch(ctx, tc.opts)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Fetch(%s) = %v, want an error wrapping %v", tc.opts.URL, err, tc.want)
+			}
+			if testing.Verbose() {
+				t.Logf("Fetch(%s) = %v", tc.opts.URL, err)
+			}
+		})
+	}
+}
+
+func TestLsRemote(t *testing.T) {
+	_, url := newBareRepo(t)
+	sha := commitFiles(t, url, "env/prod", map[string][]byte{"f": []byte("x")})
+	got, err := LsRemote(context.Background(), url, "env/prod", nil)
+	if err != nil || got != sha {
+		t.Fatalf("LsRemote(env/prod) = %q, %v; want %q", got, err, sha)
+	}
+	if _, err := LsRemote(context.Background(), url, "env/none", nil); !errors.Is(err, ErrBranchNotFound) {
+		t.Fatalf("LsRemote(env/none) = %v, want ErrBranchNotFound", err)
+	}
+}
