@@ -69,3 +69,9 @@ type OverrideList struct {
 func init() {
 	SchemeBuilder.Register(&Override{}, &OverrideList{})
 }
+
+// GetConditions returns the status conditions.
+func (in *Override) GetConditions() []metav1.Condition { return in.Status.Conditions }
+
+// SetConditions sets the status conditions.
+func (in *Override) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }

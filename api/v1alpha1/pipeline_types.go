@@ -76,6 +76,7 @@ type Stage struct {
 	Promotion PromotionMode `json:"promotion,omitempty"`
 	// gates that must pass before a revision enters this stage.
 	// +optional
+	// +kubebuilder:default={}
 	Gates *StageGates `json:"gates,omitempty"`
 }
 
@@ -87,7 +88,7 @@ type PipelineSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:XValidation:rule="self.all(s, self.exists_one(t, t.name == s.name))",message="stage names must be unique within a pipeline"
-	// +kubebuilder:validation:XValidation:rule="self.all(s, !has(s.branch) || self.exists_one(t, has(t.branch) && t.branch == s.branch))",message="stage branches must be unique within a pipeline"
+	// +kubebuilder:validation:XValidation:rule="self.all(s, self.exists_one(t, (has(t.branch) ? t.branch : 'env/' + t.name) == (has(s.branch) ? s.branch : 'env/' + s.name)))",message="stage branches (branch, or env/<name> by default) must be unique within a pipeline"
 	Stages []Stage `json:"stages"`
 	// targetRef names the GitSource the env branches are pushed to; defaults to each
 	// placement's own source (the fleet config repo).

@@ -365,6 +365,10 @@ type PlacementStatus struct {
 	// summary for people, e.g. "5/5 committed".
 	// +optional
 	Summary string `json:"summary,omitempty"`
+	// schedulingPolicyHash identifies the policy the decisions were made for: when the
+	// policy changes, PickN re-plans instead of keeping its clusters.
+	// +optional
+	SchedulingPolicyHash string `json:"schedulingPolicyHash,omitempty"`
 	// selectedClusters is the number of clusters selected.
 	// +optional
 	SelectedClusters int32 `json:"selectedClusters,omitempty"`

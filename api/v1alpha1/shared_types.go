@@ -64,6 +64,7 @@ const (
 
 // ForgeSpec says where commit statuses and pull requests go.
 // +kubebuilder:validation:XValidation:rule="self.type == 'none' || has(self.secretRef)",message="forge.secretRef is required unless forge.type is none"
+// +kubebuilder:validation:XValidation:rule="self.type != 'gitea' || has(self.apiURL)",message="forge.apiURL is required for gitea (e.g. https://gitea.example.com/api/v1/)"
 type ForgeSpec struct {
 	// type of the forge: github, gitea or none (no statuses, no pull requests).
 	// +optional

@@ -131,7 +131,12 @@ func TestValidation(t *testing.T) {
 		"pipeline with a duplicate stage": {yaml: pipeline("  - {name: dev, clusterSelector: {}}\n  - {name: dev, clusterSelector: {}}\n"),
 			wantErr: []string{"stage names must be unique within a pipeline"}},
 		"pipeline with a duplicate branch": {yaml: pipeline("  - {name: a, clusterSelector: {}, branch: env/x}\n  - {name: b, clusterSelector: {}, branch: env/x}\n"),
-			wantErr: []string{"stage branches must be unique within a pipeline"}},
+			wantErr: []string{"stage branches (branch, or env/<name> by default) must be unique within a pipeline"}},
+		"pipeline with a branch equal to another stage's default": {yaml: pipeline("  - {name: prod, clusterSelector: {}}\n  - {name: b, clusterSelector: {}, branch: env/prod}\n"),
+			wantErr: []string{"stage branches (branch, or env/<name> by default) must be unique within a pipeline"}},
+		"gitea forge without apiURL": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: GitSource\nmetadata: {name: s}\nspec: {url: 'https://example.com/fleet.git', forge: {type: gitea, secretRef: {name: t}}}\n",
+			wantErr: []string{"forge.apiURL is required for gitea"}},
+		"gitea forge with apiURL": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: GitSource\nmetadata: {name: s}\nspec: {url: 'https://example.com/fleet.git', forge: {type: gitea, apiURL: 'http://127.0.0.1:3000/api/v1/', secretRef: {name: t}}}\n"},
 		"branch with ..": {yaml: pipeline("  - {name: dev, clusterSelector: {}, branch: env/../main}\n"),
 			wantErr: []string{"branch must be a valid git branch name"}},
 		"branch ending in .lock": {yaml: pipeline("  - {name: dev, clusterSelector: {}, branch: env/dev.lock}\n"),
@@ -254,6 +259,10 @@ func TestDefaults(t *testing.T) {
 				st := got.([]any)[0].(map[string]any)
 				if st["promotion"] != "Auto" {
 					t.Errorf("stage promotion = %v, want Auto", st["promotion"])
+				}
+				gates, _ := st["gates"].(map[string]any)
+				if gates["previousStageHealthy"] != true {
+					t.Errorf("stage gates = %v, want previousStageHealthy true by default", st["gates"])
 				}
 			case "spread defaults":
 				c := got.([]any)[0].(map[string]any)

@@ -1,0 +1,325 @@
+package hydrate
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/render"
+	"github.com/gitfleet/gitfleet/scheduler"
+)
+
+// DefaultStage is the stage of placements without a pipeline; its branch is env/default.
+const DefaultStage = "default"
+
+// Fleet is everything one source's hydration reads.
+type Fleet struct {
+	// Root is the checkout (snapshot) of the source at SourceCommit.
+	Root string
+	// SourceURL, SourceBranch and SourceCommit identify the dry revision.
+	SourceURL, SourceBranch, SourceCommit string
+	// Placements of the source, Overrides and Pipelines of the namespace, and the
+	// MemberClusters of the fleet.
+	Placements []fleetv1alpha1.Placement
+	Overrides  []fleetv1alpha1.Override
+	Pipelines  []fleetv1alpha1.Pipeline
+	Clusters   []fleetv1alpha1.MemberCluster
+	// Now is the scheduling time (heartbeat checks).
+	Now time.Time
+	// Workers bounds concurrent renders; 0 means GOMAXPROCS.
+	Workers int
+}
+
+// Revision is the dry revision as status and annotations show it.
+func (f *Fleet) Revision() string { return f.SourceBranch + "@sha1:" + f.SourceCommit }
+
+// Plan is the outcome of hydrating a fleet.
+type Plan struct {
+	// Placements by name.
+	Placements map[string]*PlacementPlan
+	// Branches by branch name, each the desired content of one environment branch.
+	Branches map[string]*Branch
+}
+
+// PlacementPlan is what happened to one placement.
+type PlacementPlan struct {
+	Placement *fleetv1alpha1.Placement
+	Schedule  scheduler.Result
+	// Err is a placement-wide problem (e.g. its pipeline is missing); nothing of the
+	// placement is written then, and the branches keep its last good files.
+	Err error
+	// Clusters by name, for every selected cluster.
+	Clusters map[string]*ClusterPlan
+}
+
+// ClusterPlan is one placement on one cluster.
+type ClusterPlan struct {
+	Cluster string
+	// Stage and Branch the cluster belongs to; empty when no stage selects it.
+	Stage, Branch string
+	// Objects rendered, when Err is nil.
+	Objects []render.Object
+	// Err is why rendering failed; the branch keeps the last good files of the pair.
+	Err error
+}
+
+// Branch is the desired content of one environment branch.
+type Branch struct {
+	Name, Stage string
+	// Pipelines whose stage maps to this branch (sorted).
+	Pipelines []string
+	// Pairs are the (cluster, placement) folders this branch holds.
+	Pairs []Pair
+	// Files are the rendered files of pairs that rendered, by path.
+	Files map[string][]byte
+	// Failed are the pairs whose last good files must be kept from the current tree.
+	Failed []Pair
+}
+
+// Pair is one placement's folder for one cluster.
+type Pair struct{ Cluster, Placement string }
+
+// Dir is the pair's folder in the branch, clusters/<cluster>/<placement>.
+func (p Pair) Dir() string { return render.PlacementDir(p.Cluster, p.Placement) }
+
+// Hydrate schedules and renders every placement of the fleet. An error of one placement
+// or one cluster is recorded in the plan and never stops the others.
+func Hydrate(ctx context.Context, f *Fleet, r *render.Renderer) *Plan {
+	plan := &Plan{Placements: map[string]*PlacementPlan{}, Branches: map[string]*Branch{}}
+	pipelines := map[string]*fleetv1alpha1.Pipeline{}
+	for i := range f.Pipelines {
+		pipelines[f.Pipelines[i].Name] = &f.Pipelines[i]
+	}
+	clusters := map[string]*fleetv1alpha1.MemberCluster{}
+	for i := range f.Clusters {
+		clusters[f.Clusters[i].Name] = &f.Clusters[i]
+	}
+
+	type job struct {
+		pp  *PlacementPlan
+		cp  *ClusterPlan
+		src *render.Source
+		rc  render.Cluster
+	}
+	var jobs []job
+	type load struct {
+		pp  *PlacementPlan
+		in  render.Input
+		src *render.Source
+		err error
+	}
+	var loads []*load
+	snapshot := scheduler.NewFleet(f.Clusters)
+	for i := range f.Placements {
+		p := &f.Placements[i]
+		pp := &PlacementPlan{Placement: p, Clusters: map[string]*ClusterPlan{}}
+		plan.Placements[p.Name] = pp
+		if p.Spec.Suspend {
+			continue
+		}
+		if p.Spec.PipelineRef != nil && pipelines[p.Spec.PipelineRef.Name] == nil {
+			pp.Err = fmt.Errorf("pipeline %q not found", p.Spec.PipelineRef.Name)
+			continue
+		}
+		res, err := scheduler.Schedule(scheduler.Input{
+			Policy: p.EffectivePolicy(), Fleet: snapshot, Current: p.Status.Decisions,
+			PreviousPolicyHash: p.Status.SchedulingPolicyHash, Now: f.Now,
+		})
+		if err != nil {
+			pp.Err = err
+			continue
+		}
+		pp.Schedule = res
+		loads = append(loads, &load{pp: pp, in: render.Input{Root: f.Root, Placement: p.Name, Spec: &p.Spec,
+			Overrides: matchingOverrides(p, f.Overrides), SourceRevision: f.Revision()}})
+	}
+	workers := f.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	parallel(len(loads), workers, func(i int) {
+		loads[i].src, loads[i].err = r.Load(ctx, loads[i].in)
+	})
+	for _, l := range loads {
+		p := l.pp.Placement
+		var pipe *fleetv1alpha1.Pipeline
+		if p.Spec.PipelineRef != nil {
+			pipe = pipelines[p.Spec.PipelineRef.Name]
+		}
+		for _, name := range l.pp.Schedule.Selected {
+			mc := clusters[name]
+			if mc == nil {
+				continue
+			}
+			stage, branch := stageOf(pipe, mc)
+			cp := &ClusterPlan{Cluster: name, Stage: stage, Branch: branch, Err: l.err}
+			l.pp.Clusters[name] = cp
+			if branch == "" || l.err != nil {
+				if branch != "" {
+					jobs = append(jobs, job{pp: l.pp, cp: cp})
+				}
+				continue
+			}
+			var replicas *int32
+			if n, ok := l.pp.Schedule.Replicas[name]; ok {
+				replicas = &n
+			}
+			jobs = append(jobs, job{pp: l.pp, cp: cp, src: l.src, rc: ClusterFacts(mc, replicas)})
+		}
+	}
+	parallel(len(jobs), workers, func(i int) {
+		if j := jobs[i]; j.src != nil {
+			j.cp.Objects, j.cp.Err = j.src.Render(ctx, j.rc)
+		}
+	})
+
+	for _, j := range jobs {
+		b := plan.branch(j.cp.Branch, j.cp.Stage)
+		if j.pp.Placement.Spec.PipelineRef != nil {
+			b.addPipeline(j.pp.Placement.Spec.PipelineRef.Name)
+		}
+		pair := Pair{Cluster: j.cp.Cluster, Placement: j.pp.Placement.Name}
+		b.Pairs = append(b.Pairs, pair)
+		if j.cp.Err != nil {
+			b.Failed = append(b.Failed, pair)
+			continue
+		}
+		for _, o := range j.cp.Objects {
+			b.Files[o.FilePath(j.cp.Cluster, pair.Placement)] = o.YAML
+		}
+	}
+	for _, b := range plan.Branches {
+		sort.Slice(b.Pairs, func(i, k int) bool { return b.Pairs[i].Dir() < b.Pairs[k].Dir() })
+		sort.Slice(b.Failed, func(i, k int) bool { return b.Failed[i].Dir() < b.Failed[k].Dir() })
+	}
+	return plan
+}
+
+// parallel runs fn(0..n-1) on up to workers goroutines.
+func parallel(n, workers int, fn func(int)) {
+	var wg sync.WaitGroup
+	ch := make(chan int)
+	for w := 0; w < min(workers, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ch {
+				fn(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		ch <- i
+	}
+	close(ch)
+	wg.Wait()
+}
+
+func (p *Plan) branch(name, stage string) *Branch {
+	b := p.Branches[name]
+	if b == nil {
+		b = &Branch{Name: name, Stage: stage, Files: map[string][]byte{}}
+		p.Branches[name] = b
+	}
+	return b
+}
+
+func (b *Branch) addPipeline(name string) {
+	i := sort.SearchStrings(b.Pipelines, name)
+	if i < len(b.Pipelines) && b.Pipelines[i] == name {
+		return
+	}
+	b.Pipelines = append(b.Pipelines, "")
+	copy(b.Pipelines[i+1:], b.Pipelines[i:])
+	b.Pipelines[i] = name
+}
+
+// stageOf returns the first stage of the pipeline whose selector matches the cluster, or
+// the default stage without a pipeline. A cluster no stage selects gets no branch.
+func stageOf(pipe *fleetv1alpha1.Pipeline, mc *fleetv1alpha1.MemberCluster) (stage, branch string) {
+	if pipe == nil {
+		return DefaultStage, "env/" + DefaultStage
+	}
+	for _, s := range pipe.Spec.Stages {
+		sel, err := metav1.LabelSelectorAsSelector(&s.ClusterSelector)
+		if err != nil {
+			continue
+		}
+		if sel.Matches(labels.Set(mc.Labels)) {
+			return s.Name, s.StageBranch()
+		}
+	}
+	return "", ""
+}
+
+// StageOf is stageOf for callers outside the package (status, CLI).
+func StageOf(pipe *fleetv1alpha1.Pipeline, mc *fleetv1alpha1.MemberCluster) (stage, branch string) {
+	return stageOf(pipe, mc)
+}
+
+// matchingOverrides returns the Override objects whose placementSelector selects the
+// placement, ordered by name.
+func matchingOverrides(p *fleetv1alpha1.Placement, all []fleetv1alpha1.Override) []fleetv1alpha1.Override {
+	var out []fleetv1alpha1.Override
+	for _, o := range all {
+		sel, err := metav1.LabelSelectorAsSelector(&o.Spec.PlacementSelector)
+		if err != nil || !sel.Matches(labels.Set(p.Labels)) {
+			continue
+		}
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// MatchingOverrides is matchingOverrides for the Override status.
+func MatchingOverrides(p *fleetv1alpha1.Placement, all []fleetv1alpha1.Override) []fleetv1alpha1.Override {
+	return matchingOverrides(p, all)
+}
+
+// ClusterFacts is what rendering may know of a cluster: labels, properties (static, then
+// reported ones over them), Kubernetes version and API versions, and its replica share.
+func ClusterFacts(mc *fleetv1alpha1.MemberCluster, replicas *int32) render.Cluster {
+	props := map[string]string{}
+	for _, p := range mc.Spec.Properties {
+		props[p.Name] = p.Value
+	}
+	if r := mc.Status.Resources; r != nil {
+		if r.NodeCount > 0 {
+			props[fleetv1alpha1.NodeCountProperty] = fmt.Sprint(r.NodeCount)
+		}
+		if q, ok := r.Allocatable["cpu"]; ok {
+			props[fleetv1alpha1.AllocatableCPUProperty] = q.String()
+		}
+		if q, ok := r.Allocatable["memory"]; ok {
+			props[fleetv1alpha1.AllocatableMemoryProperty] = q.String()
+		}
+		if q, ok := r.Available["cpu"]; ok {
+			props[fleetv1alpha1.AvailableCPUProperty] = q.String()
+		}
+		if q, ok := r.Available["memory"]; ok {
+			props[fleetv1alpha1.AvailableMemoryProperty] = q.String()
+		}
+	}
+	version := mc.Spec.KubernetesVersion
+	if mc.Status.KubernetesVersion != "" {
+		version = mc.Status.KubernetesVersion
+	}
+	if version != "" {
+		props[fleetv1alpha1.KubernetesVersionProperty] = version
+	}
+	for _, p := range mc.Status.Properties {
+		props[p.Name] = p.Value
+	}
+	return render.Cluster{
+		Name: mc.Name, Labels: mc.Labels, Properties: props,
+		KubernetesVersion: version, APIVersions: mc.Status.APIVersions, Replicas: replicas,
+	}
+}

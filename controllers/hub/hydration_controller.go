@@ -1,0 +1,340 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/render"
+)
+
+// sourceRefIndex indexes Placements by spec.sourceRef.name.
+const sourceRefIndex = "spec.sourceRef.name"
+
+// HydrationReconciler is the hub's main job, one pass per GitSource: schedule every
+// placement of the source, render it for each selected cluster with its overrides, write
+// one commit per environment branch, and report on each Placement. It runs when the
+// source's revision changes, and when placements, overrides, pipelines or member clusters
+// change in ways that matter to scheduling or rendering.
+type HydrationReconciler struct {
+	Client    client.Client
+	Snapshots *Snapshots
+	Writer    *gitsource.Writer
+	Renderer  *render.Renderer
+	Versions  hydrate.Versions
+	Clock     clock.PassiveClock
+	Recorder  events.EventRecorder
+	Metrics   *Metrics
+	// Committer is the author of environment-branch commits.
+	Committer gitsource.Signature
+}
+
+var _ reconcile.Reconciler = (*HydrationReconciler)(nil)
+
+// SetupWithManager registers the reconciler and its watches.
+func (r *HydrationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &fleetv1alpha1.Placement{}, sourceRefIndex, func(o client.Object) []string {
+		return []string{o.(*fleetv1alpha1.Placement).Spec.SourceRef.Name}
+	}); err != nil {
+		return err
+	}
+	allSources := handler.EnqueueRequestsFromMapFunc(r.sourcesInNamespace)
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("hydration").
+		For(&fleetv1alpha1.GitSource{}, builder.WithPredicates(revisionChanged{})).
+		Watches(&fleetv1alpha1.Placement{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			p := o.(*fleetv1alpha1.Placement)
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: p.Namespace, Name: p.Spec.SourceRef.Name}}}
+		}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&fleetv1alpha1.Override{}, allSources, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&fleetv1alpha1.Pipeline{}, allSources, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&fleetv1alpha1.MemberCluster{}, allSources, builder.WithPredicates(clusterFactsChanged{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
+		Complete(r)
+}
+
+func (r *HydrationReconciler) sourcesInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	var list fleetv1alpha1.GitSourceList
+	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing GitSources")
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for _, s := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.Namespace, Name: s.Name}})
+	}
+	return out
+}
+
+// Reconcile hydrates one source.
+func (r *HydrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
+	start := r.Clock.Now()
+	src := &fleetv1alpha1.GitSource{}
+	if err := r.Client.Get(ctx, req.NamespacedName, src); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	fleet, err := r.loadFleet(ctx, src)
+	if err != nil || fleet == nil {
+		return ctrl.Result{}, err
+	}
+	plan := hydrate.Hydrate(ctx, fleet, r.Renderer)
+	r.Metrics.observeRender(src.Name, r.Clock.Now().Sub(start))
+
+	commits := r.writeBranches(ctx, src, fleet, plan)
+	var errs []error
+	for _, name := range sortedKeys(plan.Placements) {
+		if err := r.patchPlacementStatus(ctx, fleet, plan.Placements[name], commits); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := r.patchOverrideStatus(ctx, fleet); err != nil {
+		errs = append(errs, err)
+	}
+	for _, c := range commits {
+		if c.err != nil {
+			errs = append(errs, withReason(fleetv1alpha1.CommitFailedReason, c.err))
+		}
+	}
+	err = errors.Join(errs...)
+	r.Metrics.observeReconcile("hydration", start, err)
+	log.V(1).Info("hydrated", "revision", fleet.Revision(), "placements", len(plan.Placements), "branches", len(plan.Branches), "duration", r.Clock.Now().Sub(start).String())
+	return ctrl.Result{}, err
+}
+
+// loadFleet reads what one hydration needs. It returns nil when the source has no stored
+// revision yet (the GitSource reconciler triggers hydration once it has).
+func (r *HydrationReconciler) loadFleet(ctx context.Context, src *fleetv1alpha1.GitSource) (*hydrate.Fleet, error) {
+	_, sha, ok := strings.Cut(src.Status.Revision, "@sha1:")
+	if !ok || !r.Snapshots.Has(src.Namespace, src.Name, sha) {
+		return nil, nil
+	}
+	ns := client.InNamespace(src.Namespace)
+	var placements fleetv1alpha1.PlacementList
+	if err := r.Client.List(ctx, &placements, ns, client.MatchingFields{sourceRefIndex: src.Name}); err != nil {
+		return nil, err
+	}
+	var overrides fleetv1alpha1.OverrideList
+	if err := r.Client.List(ctx, &overrides, ns); err != nil {
+		return nil, err
+	}
+	var pipelines fleetv1alpha1.PipelineList
+	if err := r.Client.List(ctx, &pipelines, ns); err != nil {
+		return nil, err
+	}
+	var clusters fleetv1alpha1.MemberClusterList
+	if err := r.Client.List(ctx, &clusters, ns); err != nil {
+		return nil, err
+	}
+	live := placements.Items[:0]
+	for _, p := range placements.Items {
+		if p.DeletionTimestamp.IsZero() {
+			live = append(live, p)
+		}
+	}
+	sort.Slice(live, func(i, j int) bool { return live[i].Name < live[j].Name })
+	return &hydrate.Fleet{
+		Root:      r.Snapshots.Path(src.Namespace, src.Name, sha),
+		SourceURL: gitsource.RedactURL(src.Spec.URL), SourceBranch: src.Spec.Branch, SourceCommit: sha,
+		Placements: live, Overrides: overrides.Items, Pipelines: pipelines.Items, Clusters: clusters.Items,
+		Now: r.Clock.Now(),
+	}, nil
+}
+
+// branchCommit is the outcome of writing one branch.
+type branchCommit struct {
+	commit string
+	err    error
+}
+
+// writeBranches writes every branch of the plan, plus empty trees for known branches that
+// no longer hold anything of this source (their last placement or cluster left).
+func (r *HydrationReconciler) writeBranches(ctx context.Context, src *fleetv1alpha1.GitSource, f *hydrate.Fleet, plan *hydrate.Plan) map[string]branchCommit {
+	for _, name := range knownBranches(f) {
+		if _, ok := plan.Branches[name]; !ok {
+			plan.Branches[name] = &hydrate.Branch{Name: name, Stage: stageName(f, name), Files: map[string][]byte{}}
+		}
+	}
+	out := map[string]branchCommit{}
+	for _, name := range sortedKeys(plan.Branches) {
+		b := plan.Branches[name]
+		sha, err := r.writeBranch(ctx, src, f, b)
+		out[name] = branchCommit{commit: sha, err: err}
+	}
+	return out
+}
+
+// writeBranch commits one branch. A branch with nothing of this source is only written
+// when it exists (to clear what left); it is never created empty.
+func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha1.GitSource, f *hydrate.Fleet, b *hydrate.Branch) (string, error) {
+	start := r.Clock.Now()
+	url, auth, err := r.target(ctx, src, f, b)
+	if err != nil {
+		return "", err
+	}
+	if len(b.Pairs) == 0 {
+		if _, err := gitsource.LsRemote(ctx, url, b.Name, auth); err != nil {
+			if errors.Is(err, gitsource.ErrBranchNotFound) {
+				return "", nil
+			}
+			return "", fmt.Errorf("checking branch %s: %w", b.Name, err)
+		}
+	}
+	source := hydrate.SourceRef{Repository: f.SourceURL, Branch: f.SourceBranch, Commit: f.SourceCommit}
+	res, err := r.Writer.Write(ctx, gitsource.WriteRequest{
+		URL: url, Auth: auth, Branch: b.Name, Scope: hydrate.Scope,
+		Update: func(current map[string][]byte) (map[string][]byte, error) {
+			return b.Desired(current, source, r.Versions), nil
+		},
+		Message:  commitMessage(f, b),
+		Trailers: gitsource.StageTrailers(f.SourceCommit, b.Stage),
+		Author:   r.Committer,
+	})
+	if err != nil {
+		r.Metrics.countError(fleetv1alpha1.CommitFailedReason)
+		return "", fmt.Errorf("writing %s: %w", b.Name, err)
+	}
+	r.Metrics.observeCommit(b.Name, r.Clock.Now().Sub(start), res.Committed, res.Attempts-1)
+	if res.Committed {
+		ctrl.LoggerFrom(ctx).Info("committed environment branch", "branch", b.Name, "commit", res.Commit, "source", f.SourceCommit, "attempts", res.Attempts)
+		if r.Recorder != nil {
+			r.Recorder.Eventf(src, nil, corev1.EventTypeNormal, "Committed", "Hydrate", "%s: %s (from %s)", b.Name, short(res.Commit), short(f.SourceCommit))
+		}
+	}
+	return res.Commit, nil
+}
+
+// target is the repository the branch goes to: the first of its pipelines with a
+// targetRef, or the source itself.
+func (r *HydrationReconciler) target(ctx context.Context, src *fleetv1alpha1.GitSource, f *hydrate.Fleet, b *hydrate.Branch) (string, *gitsource.Auth, error) {
+	t := src
+	for _, name := range b.Pipelines {
+		for i := range f.Pipelines {
+			p := &f.Pipelines[i]
+			if p.Name != name || p.Spec.TargetRef == nil || p.Spec.TargetRef.Name == src.Name {
+				continue
+			}
+			t = &fleetv1alpha1.GitSource{}
+			if err := r.Client.Get(ctx, client.ObjectKey{Namespace: src.Namespace, Name: p.Spec.TargetRef.Name}, t); err != nil {
+				return "", nil, fmt.Errorf("pipeline %s: target GitSource %q: %w", p.Name, p.Spec.TargetRef.Name, err)
+			}
+		}
+	}
+	if t.Spec.SecretRef == nil {
+		return t.Spec.URL, nil, nil
+	}
+	sec := &corev1.Secret{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: t.Spec.SecretRef.Name}, sec); err != nil {
+		return "", nil, fmt.Errorf("reading credentials Secret %q of GitSource %s: %w", t.Spec.SecretRef.Name, t.Name, err)
+	}
+	auth, err := gitsource.AuthFromSecret(sec)
+	return t.Spec.URL, auth, err
+}
+
+func commitMessage(f *hydrate.Fleet, b *hydrate.Branch) string {
+	clusters := map[string]bool{}
+	placements := map[string]bool{}
+	for _, p := range b.Pairs {
+		clusters[p.Cluster] = true
+		placements[p.Placement] = true
+	}
+	msg := fmt.Sprintf("gitfleet: render %s for stage %s\n\n%d clusters, %d placements, from %s@%s.",
+		short(f.SourceCommit), b.Stage, len(clusters), len(placements), f.SourceBranch, f.SourceCommit)
+	if len(b.Failed) > 0 {
+		msg += fmt.Sprintf("\n%d cluster/placement folders kept at their last good render (see gitfleet.json stale).", len(b.Failed))
+	}
+	return msg
+}
+
+// knownBranches are the branches this source may have written: every stage branch of
+// every pipeline, and env/default.
+func knownBranches(f *hydrate.Fleet) []string {
+	set := map[string]bool{"env/" + hydrate.DefaultStage: true}
+	for _, p := range f.Pipelines {
+		for _, s := range p.Spec.Stages {
+			set[s.StageBranch()] = true
+		}
+	}
+	return sortedKeys(set)
+}
+
+func stageName(f *hydrate.Fleet, branch string) string {
+	for _, p := range f.Pipelines {
+		for _, s := range p.Spec.Stages {
+			if s.StageBranch() == branch {
+				return s.Name
+			}
+		}
+	}
+	return hydrate.DefaultStage
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// revisionChanged passes GitSource events that change what hydration reads: a new
+// revision or a new spec.
+type revisionChanged struct{ predicate.Funcs }
+
+// Update passes a changed revision or generation.
+func (revisionChanged) Update(e event.UpdateEvent) bool {
+	o, n := e.ObjectOld.(*fleetv1alpha1.GitSource), e.ObjectNew.(*fleetv1alpha1.GitSource)
+	return o.Status.Revision != n.Status.Revision || o.Generation != n.Generation
+}
+
+// clusterFactsChanged passes MemberCluster events that matter to scheduling or
+// rendering, and drops heartbeats and the agent's apply summaries.
+type clusterFactsChanged struct{ predicate.Funcs }
+
+// Update compares everything but the heartbeat and apply reports.
+func (clusterFactsChanged) Update(e event.UpdateEvent) bool {
+	o, n := e.ObjectOld.(*fleetv1alpha1.MemberCluster), e.ObjectNew.(*fleetv1alpha1.MemberCluster)
+	return clusterFactsKey(o) != clusterFactsKey(n)
+}
+
+func clusterFactsKey(mc *fleetv1alpha1.MemberCluster) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d|%v|%v|%s|%v|%v|", mc.Generation, mc.Labels, mc.DeletionTimestamp != nil, mc.Status.KubernetesVersion, mc.Status.Properties, mc.Status.APIVersions)
+	// The agent's apply reports feed the Placement's Applied/Available/Drifted conditions.
+	fmt.Fprintf(&b, "%s|%v|", mc.Status.AppliedCommit, mc.Status.Placements)
+	if r := mc.Status.Resources; r != nil {
+		fmt.Fprintf(&b, "%d|%v|%v|", r.NodeCount, r.Allocatable, r.Available)
+	}
+	for _, c := range mc.Status.Conditions {
+		if c.Type == fleetv1alpha1.JoinedCondition || c.Type == fleetv1alpha1.HealthyCondition {
+			fmt.Fprintf(&b, "%s=%s|", c.Type, c.Status)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,84 @@
+package hub
+
+import (
+	"context"
+	"path/filepath"
+
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/render"
+)
+
+// Options configures the hub's controllers.
+type Options struct {
+	// DataDir holds Git clones (DataDir/clones) and revision snapshots (DataDir/snapshots).
+	DataDir string
+	// WebhookAddr is the listen address of the webhook receiver; empty disables it.
+	WebhookAddr string
+	Clock       clock.PassiveClock
+	Metrics     *Metrics
+	Committer   gitsource.Signature
+	// Renderer defaults to a render.Renderer with the default cache bounds.
+	Renderer *render.Renderer
+	// WebhookParser defaults to gitsource's GitHub/Gitea parser.
+	WebhookParser gitsource.WebhookParser
+}
+
+// Signature is the author of environment-branch commits.
+func Signature(name, email string) gitsource.Signature {
+	return gitsource.Signature{Name: name, Email: email}
+}
+
+// Setup registers every hub controller (and the webhook receiver) with the manager.
+func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.Renderer == nil {
+		o.Renderer = render.New(render.Options{})
+	}
+	o.Metrics.watchCache(o.Renderer.Cache())
+	if o.WebhookParser == nil {
+		o.WebhookParser = gitsource.NewWebhookParser()
+	}
+	if o.Committer.Name == "" {
+		o.Committer = gitsource.DefaultSignature
+	}
+	snaps := &Snapshots{Root: filepath.Join(o.DataDir, "snapshots")}
+	c := mgr.GetClient()
+	if err := (&GitSourceReconciler{
+		Client: c, Snapshots: snaps, CacheDir: filepath.Join(o.DataDir, "clones"), Clock: o.Clock,
+		Recorder: mgr.GetEventRecorder("gitfleet-hub"), Metrics: o.Metrics,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&MemberClusterReconciler{Client: c, Clock: o.Clock}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&HydrationReconciler{
+		Client: c, Snapshots: snaps, Writer: gitsource.NewWriter(), Renderer: o.Renderer,
+		Versions: ToolVersions(), Clock: o.Clock, Recorder: mgr.GetEventRecorder("gitfleet-hub"), Metrics: o.Metrics,
+		Committer: o.Committer,
+	}).SetupWithManager(ctx, mgr); err != nil {
+		return err
+	}
+	if o.WebhookAddr != "" {
+		if err := mgr.Add(&webhookServer{addr: o.WebhookAddr, handler: &WebhookReceiver{Client: c, Parser: o.WebhookParser, Clock: o.Clock}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Version is gitfleet's version, set at build time with
+// -ldflags "-X github.com/gitfleet/gitfleet/controllers/hub.Version=v0.1.0".
+var Version = "v0.1.0-dev"
+
+// ToolVersions are the versions recorded in every branch's gitfleet.json: gitfleet's own
+// and the Helm and kustomize libraries it renders with (pinned in go.mod).
+func ToolVersions() hydrate.Versions {
+	return hydrate.Versions{Gitfleet: Version, Helm: "v3.22.0", Kustomize: "v0.21.2"}
+}

@@ -1,0 +1,139 @@
+package hub
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Snapshots keeps read-only copies of fetched revisions, one folder per commit, so that
+// renders read a stable tree while the next fetch moves the clone on. Folders are
+// <root>/<namespace>/<name>/<sha>; the newest Keep revisions of each source are kept.
+type Snapshots struct {
+	Root string
+	// Keep is how many revisions of one source stay on disk (default 3): enough for the
+	// stages of a pipeline to render different revisions.
+	Keep int
+
+	mu sync.Mutex
+}
+
+// Path is the folder of one revision of a source.
+func (s *Snapshots) Path(namespace, name, sha string) string {
+	return filepath.Join(s.Root, namespace, name, sha)
+}
+
+// Has reports whether a revision is stored.
+func (s *Snapshots) Has(namespace, name, sha string) bool {
+	_, err := os.Stat(filepath.Join(s.Path(namespace, name, sha), ".complete"))
+	return err == nil
+}
+
+// Store copies a work tree (without .git) into the revision's folder, unless it is there
+// already, and drops the oldest revisions past Keep. Symbolic links are copied as links,
+// so that renderers can refuse the ones escaping the tree.
+func (s *Snapshots) Store(namespace, name, sha, worktree string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dst := s.Path(namespace, name, sha)
+	if s.Has(namespace, name, sha) {
+		now := time.Now()
+		_ = os.Chtimes(dst, now, now)
+		return dst, nil
+	}
+	tmp := dst + ".tmp"
+	_ = os.RemoveAll(tmp)
+	if err := copyTree(worktree, tmp); err != nil {
+		_ = os.RemoveAll(tmp)
+		return "", fmt.Errorf("storing revision %s of %s/%s: %w", sha, namespace, name, err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644); err != nil {
+		return "", err
+	}
+	_ = os.RemoveAll(dst)
+	if err := os.Rename(tmp, dst); err != nil {
+		return "", err
+	}
+	s.prune(filepath.Dir(dst))
+	return dst, nil
+}
+
+func (s *Snapshots) prune(dir string) {
+	keep := s.Keep
+	if keep <= 0 {
+		keep = 3
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	type rev struct {
+		path string
+		mod  int64
+	}
+	var revs []rev
+	for _, e := range entries {
+		if !e.IsDir() || filepath.Ext(e.Name()) == ".tmp" {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		revs = append(revs, rev{filepath.Join(dir, e.Name()), info.ModTime().UnixNano()})
+	}
+	sort.Slice(revs, func(i, j int) bool { return revs[i].mod > revs[j].mod })
+	for _, r := range revs[min(keep, len(revs)):] {
+		_ = os.RemoveAll(r.path)
+	}
+}
+
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		if rel == ".git" && d.IsDir() {
+			return filepath.SkipDir
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		default:
+			return copyFile(path, target)
+		}
+	})
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

@@ -1,0 +1,127 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/gitsource"
+)
+
+// WebhookPathPrefix is where the receiver listens: POST /hook/<namespace>/<gitsource>.
+const WebhookPathPrefix = "/hook/"
+
+// WebhookReceiver takes forge webhooks (GitHub and Gitea push events) for GitSources. A
+// request whose HMAC-SHA256 signature does not match the GitSource's webhook secret gets
+// 401 and changes nothing; a push to the source's branch sets the
+// reconcile.fluxcd.io/requestedAt annotation, so the source is fetched at once.
+type WebhookReceiver struct {
+	Client client.Client
+	Parser gitsource.WebhookParser
+	Clock  clock.PassiveClock
+}
+
+// ServeHTTP handles one delivery.
+func (h *WebhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	log := ctrl.Log.WithName("webhook")
+	if r.Method != http.MethodPost {
+		http.Error(w, "only POST", http.StatusMethodNotAllowed)
+		return
+	}
+	ns, name, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, WebhookPathPrefix), "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		http.Error(w, "path must be /hook/<namespace>/<gitsource>", http.StatusNotFound)
+		return
+	}
+	ctx := r.Context()
+	src := &fleetv1alpha1.GitSource{}
+	if err := h.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, src); err != nil {
+		// The same answer as a bad signature: do not tell strangers which sources exist.
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	if src.Spec.WebhookSecretRef == nil {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	sec := &corev1.Secret{}
+	if err := h.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: src.Spec.WebhookSecretRef.Name}, sec); err != nil || len(sec.Data["token"]) == 0 {
+		log.Info("webhook secret missing or without key token", "gitsource", ns+"/"+name)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	ev, err := h.Parser.ParseWebhook(r, sec.Data["token"])
+	if errors.Is(err, gitsource.ErrBadSignature) {
+		log.Info("webhook refused: bad or missing signature", "gitsource", ns+"/"+name)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	if err != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	if ev.Type != "push" || ev.Ref != "refs/heads/"+src.Spec.Branch {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	if err := RequestReconcile(ctx, h.Client, src, h.Clock.Now()); err != nil {
+		http.Error(w, "could not trigger a fetch", http.StatusInternalServerError)
+		return
+	}
+	log.Info("push received, fetching", "gitsource", ns+"/"+name, "after", ev.After)
+	w.WriteHeader(http.StatusOK)
+}
+
+// RequestReconcile sets the reconcile.fluxcd.io/requestedAt annotation, as `flux
+// reconcile` and `gitfleet` commands do.
+func RequestReconcile(ctx context.Context, c client.Client, obj client.Object, now time.Time) error {
+	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
+	ann := obj.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[fleetv1alpha1.ReconcileRequestAnnotation] = now.UTC().Format(time.RFC3339Nano)
+	obj.SetAnnotations(ann)
+	return c.Patch(ctx, obj, patch)
+}
+
+// webhookServer runs the receiver until ctx ends.
+type webhookServer struct {
+	addr    string
+	handler http.Handler
+}
+
+// Start implements manager.Runnable.
+func (s *webhookServer) Start(ctx context.Context) error {
+	mux := http.NewServeMux()
+	mux.Handle(WebhookPathPrefix, s.handler)
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("webhook receiver: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	ctrl.Log.WithName("webhook").Info("receiving forge webhooks", "address", ln.Addr().String())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// NeedLeaderElection is false: every replica may take webhooks; they only set annotations.
+func (s *webhookServer) NeedLeaderElection() bool { return false }
