@@ -69,7 +69,7 @@ func (o Owner) Owns(labels map[string]string) bool { return labels[o.Label] == o
 
 // Prior is what the caller already knows of a live object (from an informer cache): the
 // object, or ok false when it does not know.
-type Prior func(key manifest.Key) (obj *unstructured.Unstructured, ok bool)
+type Prior func(gvr schema.GroupVersionResource, key manifest.Key) (obj *unstructured.Unstructured, ok bool)
 
 // Options tunes one Apply.
 type Options struct {
@@ -108,6 +108,10 @@ type Result struct {
 	Diffs []drift.Diff
 	// Phase the object was applied in.
 	Phase manifest.Phase
+	// GVR is the resource of the object, when its kind is served.
+	GVR schema.GroupVersionResource
+	// Prune is true for the results of Prune.
+	Prune bool
 }
 
 // Succeeded reports whether the object is applied as Git says.
@@ -263,7 +267,7 @@ func (a *Applier) lookupPrior(ctx context.Context, items []*item, opts Options) 
 			it.adopted = true
 		}
 		if opts.Prior != nil {
-			if live, ok := opts.Prior(it.key); ok && live != nil {
+			if live, ok := opts.Prior(it.gvr, it.key); ok && live != nil {
 				m := metaOf(live)
 				it.prior, it.known = &m, true
 				continue
@@ -322,7 +326,7 @@ func metaOf(u *unstructured.Unstructured) metav1.ObjectMeta {
 
 // applyOne decides on takeover and applies one object.
 func (a *Applier) applyOne(ctx context.Context, it *item, opts Options) Result {
-	res := Result{Key: it.key, Ref: manifest.RefOf(it.obj), Phase: it.phase}
+	res := Result{Key: it.key, Ref: manifest.RefOf(it.obj), Phase: it.phase, GVR: it.gvr}
 	adopt := it.adopted
 	if it.prior != nil {
 		if opts.Owner.Owns(it.prior.Labels) {

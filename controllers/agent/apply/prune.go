@@ -53,7 +53,7 @@ func (a *Applier) Prune(ctx context.Context, refs []v1alpha1.ObjectReference, op
 
 func (a *Applier) pruneOne(ctx context.Context, ref v1alpha1.ObjectReference, opts PruneOptions) *Result {
 	key := manifest.KeyOfRef(ref)
-	res := &Result{Key: key, Ref: ref}
+	res := &Result{Key: key, Ref: ref, Prune: true}
 	m, err := a.Mapper.RESTMapping(key.GroupKind(), ref.Version)
 	if err != nil {
 		m, err = a.Mapper.RESTMapping(key.GroupKind())
@@ -65,6 +65,7 @@ func (a *Applier) pruneOne(ctx context.Context, ref v1alpha1.ObjectReference, op
 		res.fail(fmt.Errorf("mapping %s for pruning: %w", key, err))
 		return res
 	}
+	res.GVR = m.Resource
 	ri := a.Metadata.Resource(m.Resource).Namespace(ref.Namespace)
 	live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
