@@ -1,0 +1,126 @@
+package gitsource
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// fakeGitea serves the few Gitea endpoints where Gitea differs from GitHub, shaped as
+// Gitea 1.26 answers them. The real Gitea is exercised by the e2e tier.
+type fakeGitea struct {
+	mu       sync.Mutex
+	merged   map[string]bool
+	labels   []giteaLabel
+	prLabels []int64
+	bodies   []map[string]any
+}
+
+func (f *fakeGitea) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.Header.Get("Authorization") != "Bearer gitea-token" {
+		w.WriteHeader(401)
+		_, _ = w.Write([]byte(`{"message":"token is required","url":"x"}`))
+		return
+	}
+	var body map[string]any
+	if r.Body != nil {
+		_ = json.NewDecoder(r.Body).Decode(&body)
+	}
+	f.bodies = append(f.bodies, body)
+	w.Header().Set("Content-Type", "application/json")
+	p := strings.TrimPrefix(r.URL.Path, "/api/v1/repos/o/r/")
+	switch {
+	case r.Method == "POST" && strings.HasPrefix(p, "pulls/") && strings.HasSuffix(p, "/merge"):
+		if body["Do"] != "merge" {
+			w.WriteHeader(422)
+			_, _ = w.Write([]byte(`{"message":"[Do]: Required","url":"x"}`))
+			return
+		}
+		if f.merged[p] {
+			w.WriteHeader(405)
+			_, _ = w.Write([]byte(`{"message":"The PR is already merged","url":"x"}`))
+			return
+		}
+		f.merged[p] = true
+		w.WriteHeader(200)
+	case r.Method == "GET" && strings.HasSuffix(p, "/status"):
+		if r.URL.Query().Get("page") != "1" {
+			_, _ = w.Write([]byte(`{"state":"","sha":"","statuses":[]}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"state":"warning","sha":"` + shaMain + `","total_count":2,"statuses":[
+			{"id":1,"status":"success","context":"gitfleet/cluster/a","description":"ok","target_url":"","updated_at":"2026-07-01T12:00:00Z"},
+			{"id":2,"status":"warning","context":"lint","description":"meh","target_url":"","updated_at":"2026-07-01T12:00:00Z"}]}`))
+	case r.Method == "GET" && p == "labels":
+		_ = json.NewEncoder(w).Encode(f.labels)
+	case r.Method == "POST" && p == "labels":
+		l := giteaLabel{ID: int64(len(f.labels) + 1), Name: body["name"].(string), Color: body["color"].(string)}
+		f.labels = append(f.labels, l)
+		w.WriteHeader(201)
+		_ = json.NewEncoder(w).Encode(l)
+	case r.Method == "POST" && strings.HasPrefix(p, "issues/") && strings.HasSuffix(p, "/labels"):
+		var out []giteaLabel
+		for _, id := range body["labels"].([]any) {
+			f.prLabels = append(f.prLabels, int64(id.(float64)))
+			out = append(out, f.labels[int(id.(float64))-1])
+		}
+		_ = json.NewEncoder(w).Encode(out)
+	default:
+		w.WriteHeader(404)
+		_, _ = w.Write([]byte(`{"message":"not found","url":"x"}`))
+	}
+}
+
+func TestGiteaAdapter(t *testing.T) {
+	ctx := context.Background()
+	fake := &fakeGitea{merged: map[string]bool{}, labels: []giteaLabel{{ID: 1, Name: "gitfleet", Color: "#00ff00"}}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	g, err := NewGitea(srv.URL+"/api/v1", "o/r", "gitea-token", fastRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := g.MergePullRequest(ctx, 3, "Promote abc to prod\n\nApproved by gitfleet"); err != nil {
+		t.Fatalf("MergePullRequest() = %v", err)
+	}
+	if got := fake.bodies[len(fake.bodies)-1]; got["MergeTitleField"] != "Promote abc to prod" || got["MergeMessageField"] != "Approved by gitfleet" {
+		t.Fatalf("merge body = %v", got)
+	}
+	if err := g.MergePullRequest(ctx, 3, "again"); !errors.Is(err, ErrRejected) {
+		t.Fatalf("second MergePullRequest() = %v, want ErrRejected (405)", err)
+	}
+
+	cs, err := g.CombinedStatus(ctx, shaMain)
+	if err != nil {
+		t.Fatalf("CombinedStatus() = %v", err)
+	}
+	if cs.SHA != shaMain || cs.State != StateFailure || len(cs.Statuses) != 2 || cs.Statuses[0].State != StateSuccess || cs.Statuses[1].State != StateFailure {
+		t.Fatalf("CombinedStatus() = %+v; want the per-status \"status\" field read and warning as failure", cs)
+	}
+
+	labels, err := g.AddLabels(ctx, 3, []string{"gitfleet", "stage/prod"})
+	if err != nil {
+		t.Fatalf("AddLabels() = %v", err)
+	}
+	if diff := cmp.Diff([]string{"gitfleet", "stage/prod"}, labels); diff != "" {
+		t.Fatalf("AddLabels() (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int64{1, 2}, fake.prLabels); diff != "" {
+		t.Fatalf("label IDs sent (-want +got):\n%s", diff)
+	}
+
+	bad, _ := NewGitea(srv.URL+"/api/v1/", "o/r", "wrong", fastRetry)
+	if err := bad.MergePullRequest(ctx, 4, "x"); !errors.Is(err, ErrAuthentication) || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("MergePullRequest(bad token) = %v, want ErrAuthentication without the token", err)
+	}
+}

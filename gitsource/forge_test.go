@@ -1,0 +1,336 @@
+package gitsource
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/test/forge"
+	"github.com/google/go-cmp/cmp"
+)
+
+const (
+	shaMain    = "1111111111111111111111111111111111111111"
+	shaPromote = "2222222222222222222222222222222222222222"
+)
+
+var fastRetry = WithRetryPolicy(RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: 3 * time.Second})
+
+func newGitHubDouble(t *testing.T, opts ...forge.Option) (*forge.Server, *GitHub) {
+	t.Helper()
+	srv := forge.NewServer(t, opts...)
+	srv.AddRepo("fleet/config", map[string]string{"env/prod": shaMain, "gitfleet/promote/prod": shaPromote})
+	gh, err := NewGitHub(srv.URL(), "fleet/config", forge.Token, fastRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, gh
+}
+
+func TestGitHubStatuses(t *testing.T) {
+	ctx := context.Background()
+	srv, gh := newGitHubDouble(t)
+	long := strings.Repeat("é", 200)
+	for _, st := range []CommitStatus{
+		{Context: "gitfleet/cluster/eu-1", State: StatePending, Description: "applying"},
+		{Context: "gitfleet/cluster/eu-1", State: StateSuccess, Description: "applied 42 objects, all healthy", TargetURL: "https://fleet.example.com/eu-1"},
+		{Context: "gitfleet/cluster/eu-2", State: StateFailure, Description: long},
+	} {
+		if err := gh.SetStatus(ctx, shaMain, st); err != nil {
+			t.Fatalf("SetStatus(%+v) = %v", st, err)
+		}
+	}
+	got, _ := srv.LatestStatus("fleet/config", shaMain, "gitfleet/cluster/eu-2")
+	if n := len([]rune(got.Description)); n != MaxStatusDescription || !strings.HasSuffix(got.Description, "…") {
+		t.Fatalf("long description sent as %d characters %q, want %d ending with …", n, got.Description, MaxStatusDescription)
+	}
+	for _, ref := range []string{shaMain, "env/prod"} {
+		cs, err := gh.CombinedStatus(ctx, ref)
+		if err != nil {
+			t.Fatalf("CombinedStatus(%s) = %v", ref, err)
+		}
+		if cs.SHA != shaMain || cs.State != StateFailure || len(cs.Statuses) != 2 {
+			t.Fatalf("CombinedStatus(%s) = %+v, want failure with 2 contexts", ref, cs)
+		}
+		byCtx := map[string]CommitStatus{}
+		for _, s := range cs.Statuses {
+			byCtx[s.Context] = s
+		}
+		if s := byCtx["gitfleet/cluster/eu-1"]; s.State != StateSuccess || s.TargetURL != "https://fleet.example.com/eu-1" || s.UpdatedAt.IsZero() {
+			t.Fatalf("CombinedStatus(%s) eu-1 = %+v", ref, s)
+		}
+	}
+	n := srv.RequestCount("", "/")
+	if err := gh.SetStatus(ctx, shaMain, CommitStatus{Context: "x", State: "done"}); !errors.Is(err, ErrRejected) {
+		t.Fatalf("SetStatus(state done) = %v, want ErrRejected", err)
+	}
+	if srv.RequestCount("", "/") != n {
+		t.Fatalf("an invalid state was sent to the forge")
+	}
+	if err := gh.SetStatus(ctx, "not-a-sha", CommitStatus{Context: "x", State: StateSuccess}); !errors.Is(err, ErrRejected) {
+		t.Fatalf("SetStatus(bad sha) = %v, want ErrRejected (422)", err)
+	}
+	if _, err := gh.CombinedStatus(ctx, "env/none"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("CombinedStatus(env/none) = %v, want ErrNotFound", err)
+	}
+	// Pagination: more contexts than one page.
+	for i := 0; i < 120; i++ {
+		if err := gh.SetStatus(ctx, shaPromote, CommitStatus{Context: "c/" + string(rune('A'+i/26)) + string(rune('a'+i%26)), State: StateSuccess}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, err := gh.CombinedStatus(ctx, shaPromote)
+	if err != nil || len(cs.Statuses) != 120 || cs.State != StateSuccess {
+		t.Fatalf("CombinedStatus(120 contexts) = %d statuses, %v, %v", len(cs.Statuses), cs.State, err)
+	}
+}
+
+func TestGitHubPullRequests(t *testing.T) {
+	ctx := context.Background()
+	srv, gh := newGitHubDouble(t)
+	pr, err := gh.CreatePullRequest(ctx, NewPullRequest{Title: "Promote abc123 to prod", Body: "body", Head: "gitfleet/promote/prod", Base: "env/prod", Labels: []string{"gitfleet", "stage/prod"}})
+	if err != nil {
+		t.Fatalf("CreatePullRequest() = %v", err)
+	}
+	want := &PullRequest{Number: 1, URL: srv.HTMLURL() + "fleet/config/pull/1", Title: "Promote abc123 to prod", Body: "body",
+		Head: "gitfleet/promote/prod", HeadSHA: shaPromote, Base: "env/prod", State: PROpen, Labels: []string{"gitfleet", "stage/prod"}}
+	if diff := cmp.Diff(want, pr, cmpIgnoreMergeable); diff != "" {
+		t.Fatalf("CreatePullRequest() (-want +got):\n%s", diff)
+	}
+	again, err := gh.CreatePullRequest(ctx, NewPullRequest{Title: "again", Head: "gitfleet/promote/prod", Base: "env/prod"})
+	if err != nil || again.Number != 1 {
+		t.Fatalf("CreatePullRequest(duplicate) = %+v, %v; want the open #1", again, err)
+	}
+	if _, err := gh.CreatePullRequest(ctx, NewPullRequest{Title: "x", Head: "gitfleet/promote/prod", Base: "env/missing"}); !errors.Is(err, ErrRejected) {
+		t.Fatalf("CreatePullRequest(missing base) = %v, want ErrRejected", err)
+	}
+	if pr, err = gh.UpdatePullRequest(ctx, 1, "Promote def456 to prod", "new body"); err != nil || pr.Title != "Promote def456 to prod" || pr.Body != "new body" {
+		t.Fatalf("UpdatePullRequest() = %+v, %v", pr, err)
+	}
+	if err := gh.Comment(ctx, 1, "gates passed"); err != nil {
+		t.Fatalf("Comment() = %v", err)
+	}
+	if c := srv.Comments("fleet/config", 1); len(c) != 1 || c[0].Body != "gates passed" {
+		t.Fatalf("comments = %+v", c)
+	}
+	list, err := gh.ListPullRequests(ctx, "gitfleet/promote/prod", "env/prod", "open")
+	if err != nil || len(list) != 1 || list[0].Number != 1 {
+		t.Fatalf("ListPullRequests(open) = %v, %v", list, err)
+	}
+	if list, err := gh.ListPullRequests(ctx, "other", "", "all"); err != nil || len(list) != 0 {
+		t.Fatalf("ListPullRequests(other head) = %v, %v; want none", list, err)
+	}
+	if err := gh.MergePullRequest(ctx, 1, "Promote def456 to prod\n\nApproved."); err != nil {
+		t.Fatalf("MergePullRequest() = %v", err)
+	}
+	if got, _ := srv.PullRequest("fleet/config", 1); !got.Merged || got.MergeMessage != "Promote def456 to prod\n\nApproved." {
+		t.Fatalf("after merge: %+v", got)
+	}
+	if err := gh.MergePullRequest(ctx, 1, "again"); !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "405") {
+		t.Fatalf("second MergePullRequest() = %v, want ErrRejected (405)", err)
+	}
+	pr, err = gh.GetPullRequest(ctx, 1)
+	if err != nil || !pr.Merged || pr.State != PRClosed {
+		t.Fatalf("GetPullRequest(merged) = %+v, %v", pr, err)
+	}
+	list, err = gh.ListPullRequests(ctx, "", "env/prod", "closed")
+	if err != nil || len(list) != 1 || !list[0].Merged {
+		t.Fatalf("ListPullRequests(closed) = %+v, %v; want #1 merged (from merged_at)", list, err)
+	}
+	srv.SetBranch("fleet/config", "gitfleet/promote/prod", shaPromote)
+	pr2, err := gh.CreatePullRequest(ctx, NewPullRequest{Title: "second", Head: "gitfleet/promote/prod", Base: "env/main-x"})
+	if !errors.Is(err, ErrRejected) || pr2 != nil {
+		t.Fatalf("CreatePullRequest(missing base) = %v, %v", pr2, err)
+	}
+	srv.SetBranch("fleet/config", "env/staging", shaMain)
+	pr2, err = gh.CreatePullRequest(ctx, NewPullRequest{Title: "to staging", Head: "gitfleet/promote/prod", Base: "env/staging"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gh.ClosePullRequest(ctx, pr2.Number); err != nil {
+		t.Fatalf("ClosePullRequest() = %v", err)
+	}
+	if got, _ := gh.GetPullRequest(ctx, pr2.Number); got.State != PRClosed || got.Merged {
+		t.Fatalf("after close: %+v", got)
+	}
+	if _, err := gh.GetPullRequest(ctx, 99); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("GetPullRequest(99) = %v, want ErrNotFound", err)
+	}
+	if err := gh.Comment(ctx, 99, "x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Comment(99) = %v, want ErrNotFound", err)
+	}
+}
+
+var cmpIgnoreMergeable = cmp.FilterPath(func(p cmp.Path) bool { return p.String() == "Mergeable" }, cmp.Ignore())
+
+func TestGitHubRetries(t *testing.T) {
+	ctx := context.Background()
+	st := CommitStatus{Context: "gitfleet/cluster/a", State: StateSuccess}
+	t.Run("5xx then success", func(t *testing.T) {
+		srv, gh := newGitHubDouble(t)
+		srv.FailNext(2, 500)
+		if err := gh.SetStatus(ctx, shaMain, st); err != nil {
+			t.Fatalf("SetStatus() after two 500s = %v", err)
+		}
+		if n := srv.RequestCount("POST", "/repos/fleet/config/statuses/"); n != 3 {
+			t.Fatalf("%d requests, want 3", n)
+		}
+		if n := len(srv.Statuses("fleet/config", shaMain)); n != 1 {
+			t.Fatalf("%d statuses recorded, want 1", n)
+		}
+	})
+	t.Run("5xx until attempts run out", func(t *testing.T) {
+		srv, gh := newGitHubDouble(t)
+		srv.FailNext(10, 502)
+		_, err := gh.GetPullRequest(ctx, 1)
+		if !errors.Is(err, ErrForgeUnavailable) || !strings.Contains(err.Error(), "502") {
+			t.Fatalf("GetPullRequest() under 502s = %v, want ErrForgeUnavailable", err)
+		}
+		if n := srv.RequestCount("", "/"); n != 4 {
+			t.Fatalf("%d requests, want MaxAttempts = 4", n)
+		}
+	})
+	for name, inject := range map[string]func(*forge.Server){
+		"primary rate limit":   func(s *forge.Server) { s.RateLimitNext(1, time.Second) },
+		"secondary rate limit": func(s *forge.Server) { s.SecondaryRateLimitNext(1, time.Second) },
+		"429":                  func(s *forge.Server) { s.TooManyRequestsNext(1, time.Second) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv, gh := newGitHubDouble(t)
+			inject(srv)
+			start := time.Now()
+			if err := gh.SetStatus(ctx, shaMain, st); err != nil {
+				t.Fatalf("SetStatus() after a rate limit = %v", err)
+			}
+			if d := time.Since(start); d < 900*time.Millisecond {
+				t.Fatalf("SetStatus() retried after %v, want the rate limit's wait (about 1s) honoured", d)
+			}
+			if n := srv.RequestCount("POST", "/repos/"); n != 2 {
+				t.Fatalf("%d requests, want 2", n)
+			}
+		})
+	}
+	t.Run("rate limit longer than MaxWait", func(t *testing.T) {
+		srv, gh := newGitHubDouble(t)
+		srv.RateLimitNext(1, time.Hour)
+		start := time.Now()
+		err := gh.SetStatus(ctx, shaMain, st)
+		if !errors.Is(err, ErrRateLimited) {
+			t.Fatalf("SetStatus() = %v, want ErrRateLimited", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("SetStatus() waited %v for an hour-long rate limit, want an immediate failure", d)
+		}
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 403 || apiErr.RetryAfter == "" {
+			t.Fatalf("error %#v, want an *APIError with status 403 and RetryAfter", err)
+		}
+		// go-github remembers the limit: no request is made before the reset.
+		n := srv.RequestCount("", "/")
+		if err := gh.SetStatus(ctx, shaMain, st); !errors.Is(err, ErrRateLimited) || srv.RequestCount("", "/") != n {
+			t.Fatalf("second SetStatus() = %v with %d new requests, want ErrRateLimited without a request", err, srv.RequestCount("", "/")-n)
+		}
+	})
+	t.Run("context cancelled while backing off", func(t *testing.T) {
+		srv, _ := newGitHubDouble(t)
+		gh, _ := NewGitHub(srv.URL(), "fleet/config", forge.Token, WithRetryPolicy(RetryPolicy{MaxAttempts: 10, BaseDelay: 5 * time.Second}))
+		srv.FailNext(10, 500)
+		cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if err := gh.SetStatus(cctx, shaMain, st); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("SetStatus() = %v, want context.DeadlineExceeded", err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("SetStatus() returned after %v, want soon after the deadline", d)
+		}
+	})
+}
+
+func TestGitHubAuthAndNotFound(t *testing.T) {
+	ctx := context.Background()
+	srv := forge.NewServer(t)
+	srv.AddRepo("fleet/config", map[string]string{"main": shaMain})
+	const token = "ghp_supersecrettoken"
+	gh, _ := NewGitHub(srv.URL(), "fleet/config", token, fastRetry)
+	err := gh.SetStatus(ctx, shaMain, CommitStatus{Context: "c", State: StateSuccess})
+	if !errors.Is(err, ErrAuthentication) || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("SetStatus(bad token) = %v, want ErrAuthentication (401)", err)
+	}
+	if strings.Contains(err.Error(), token) || strings.Contains(fmtErr(err), token) {
+		t.Fatalf("error %q leaks the token", err)
+	}
+	other, _ := NewGitHub(srv.URL(), "fleet/missing", forge.Token, fastRetry)
+	if _, err := other.GetPullRequest(ctx, 1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("GetPullRequest(missing repo) = %v, want ErrNotFound", err)
+	}
+}
+
+func fmtErr(err error) string {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Message + apiErr.Op
+	}
+	return ""
+}
+
+func TestNewForge(t *testing.T) {
+	srv := forge.NewServer(t, forge.WithPathPrefix("/api/v3"))
+	srv.AddRepo("fleet/config", map[string]string{"main": shaMain})
+	// A GitHub Enterprise style URL, without the trailing slash.
+	f, err := NewForge(v1alpha1.ForgeGitHub, strings.TrimSuffix(srv.URL(), "/"), "fleet/config", forge.Token, fastRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetStatus(context.Background(), shaMain, CommitStatus{Context: "c", State: StateSuccess}); err != nil {
+		t.Fatalf("SetStatus() through %s = %v", srv.HTMLURL(), err)
+	}
+	if f, err := NewForge(v1alpha1.ForgeGitea, "https://gitea.example.com/api/v1", "o/r", "t"); err != nil || f.(*Gitea).client.BaseURL.String() != "https://gitea.example.com/api/v1/" {
+		t.Fatalf("NewForge(gitea) = %v, %v", f, err)
+	}
+	if f, err := NewForge(v1alpha1.ForgeGitHub, "", "o/r", "t"); err != nil || f.(*GitHub).client.BaseURL.String() != DefaultGitHubAPIURL {
+		t.Fatalf("NewForge(github, default URL) = %v, %v", f, err)
+	}
+	if _, err := NewForge(v1alpha1.ForgeGitea, "", "o/r", "t"); err == nil {
+		t.Fatalf("NewForge(gitea without URL) succeeded")
+	}
+	if _, err := NewForge(v1alpha1.ForgeGitHub, "", "not-a-repo", "t"); err == nil {
+		t.Fatalf("NewForge(github, bad repository) succeeded")
+	}
+	if _, err := NewForge("gitlab", "", "o/r", "t"); err == nil {
+		t.Fatalf("NewForge(gitlab) succeeded")
+	}
+	for _, typ := range []v1alpha1.ForgeType{v1alpha1.ForgeNone, ""} {
+		f, err := NewForge(typ, "", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if err := f.SetStatus(ctx, shaMain, CommitStatus{State: StateSuccess}); err != nil {
+			t.Fatalf("NopForge.SetStatus() = %v", err)
+		}
+		if _, err := f.CreatePullRequest(ctx, NewPullRequest{}); !errors.Is(err, ErrNoForge) {
+			t.Fatalf("NopForge.CreatePullRequest() = %v, want ErrNoForge", err)
+		}
+	}
+}
+
+func TestRepositoryFromURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://github.com/fleet/config.git":        "fleet/config",
+		"https://github.com/fleet/config":            "fleet/config",
+		"https://u:p@gitea.example.com/git/o/r.git/": "o/r",
+		"ssh://git@github.com/fleet/config.git":      "fleet/config",
+		"git@github.com:fleet/config.git":            "fleet/config",
+	} {
+		if got, err := RepositoryFromURL(in); err != nil || got != want {
+			t.Errorf("RepositoryFromURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := RepositoryFromURL("https://github.com/onlyowner"); err == nil {
+		t.Errorf("RepositoryFromURL(no name) succeeded")
+	}
+}
