@@ -79,6 +79,7 @@ func isAuthError(err error) bool {
 	for _, m := range []string{
 		"unable to authenticate", "no supported methods remain", "knownhosts:",
 		"host key mismatch", "key is unknown", "Permission denied",
+		"no common algorithm for host key",
 		"ssh: handshake failed: ssh: unable to authenticate",
 	} {
 		if strings.Contains(s, m) {
