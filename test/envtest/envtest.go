@@ -100,7 +100,7 @@ type Cluster struct {
 	Env *crenvtest.Environment
 
 	dir      string
-	output   *tailBuffer
+	output   *outputs
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -136,7 +136,8 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 
 	// A port taken by someone else between our pick and the server's bind makes the
-	// start fail at once; pick fresh ports and try again.
+	// start fail; pick fresh ports and try again. (controller-runtime retries other
+	// failures itself.)
 	const attempts = 3
 	var errs []error
 	for range attempts {
@@ -149,6 +150,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return c, nil
 		}
 		errs = append(errs, err)
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
 	}
 	return nil, fmt.Errorf("starting cluster %s: %w", opts.Name, errors.Join(errs...))
 }
@@ -158,19 +162,20 @@ func startOnce(ctx context.Context, opts Options, assets string, scheme *runtime
 	if err != nil {
 		return nil, err
 	}
-	out := newTailBuffer(64 << 10)
-	var w io.Writer = out
+	out := &outputs{api: newTailBuffer(8 << 10), etcd: newTailBuffer(4 << 10)}
+	apiW, etcdW := io.Writer(out.api), io.Writer(out.etcd)
 	switch {
 	case opts.Output != nil:
-		w = io.MultiWriter(out, opts.Output)
+		apiW, etcdW = io.MultiWriter(apiW, opts.Output), io.MultiWriter(etcdW, opts.Output)
 	case Verbose():
-		w = io.MultiWriter(out, prefixWriter(os.Stderr, "["+opts.Name+"] "))
+		apiW = io.MultiWriter(apiW, prefixWriter(os.Stderr, "["+opts.Name+" kube-apiserver] "))
+		etcdW = io.MultiWriter(etcdW, prefixWriter(os.Stderr, "["+opts.Name+" etcd] "))
 	}
 
 	etcd := &crenvtest.Etcd{
 		URL: loopbackURL(ports[0]),
-		Out: w,
-		Err: w,
+		Out: etcdW,
+		Err: etcdW,
 	}
 	peer := loopbackURL(ports[1]).String()
 	etcd.Configure().
@@ -182,10 +187,13 @@ func startOnce(ctx context.Context, opts Options, assets string, scheme *runtime
 		SecureServing: crenvtest.SecureServing{
 			ListenAddr: crenvtest.ListenAddr{Address: loopback, Port: fmt.Sprint(ports[2])},
 		},
-		Out: w,
-		Err: w,
+		Out: apiW,
+		Err: apiW,
 	}
 	api.Configure().Set("advertise-address", loopback)
+	// The endpoint reconciler refuses a loopback advertise address; nothing here needs the
+	// kubernetes Service endpoints, so it is turned off.
+	api.Configure().Set("endpoint-reconciler-type", "none")
 	for k, v := range opts.APIServerFlags {
 		api.Configure().Set(k, v)
 	}
@@ -226,7 +234,7 @@ func startOnce(ctx context.Context, opts Options, assets string, scheme *runtime
 	}
 	if res.err != nil {
 		_ = env.Stop()
-		return nil, fmt.Errorf("%w\n--- last output of etcd and kube-apiserver ---\n%s", res.err, out.String())
+		return nil, fmt.Errorf("%w\n%s", res.err, out)
 	}
 
 	c := &Cluster{Name: opts.Name, Config: res.cfg, Scheme: scheme, Env: env, output: out}
@@ -278,6 +286,20 @@ func (c *Cluster) Stop() error {
 // messages.
 func (c *Cluster) OutputTail() string {
 	return c.output.String()
+}
+
+// outputs keeps the last output of each process of a cluster.
+type outputs struct {
+	api, etcd *tailBuffer
+}
+
+// String returns the kept output of both processes, each under a header.
+func (o *outputs) String() string {
+	if o == nil {
+		return ""
+	}
+	return "--- last output of kube-apiserver ---\n" + o.api.String() +
+		"--- last output of etcd ---\n" + o.etcd.String()
 }
 
 // StartMany starts one cluster per name in parallel, all with opts (whose Name is
