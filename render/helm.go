@@ -282,32 +282,33 @@ func capabilities(c *Cluster) (*chartutil.Capabilities, error) {
 
 // render renders the chart with the effective values for the cluster's capabilities:
 // the manifests, the CRDs of crds/ (unless skipCRDs) and every hook except test hooks.
-func (h *helmSource) render(values map[string]any, caps *chartutil.Capabilities) ([]*unstructured.Unstructured, error) {
+// crds are the chart's CRDs, also when skipped: their scopes tell the namespace rule which
+// custom kinds are cluster scoped.
+func (h *helmSource) render(values map[string]any, caps *chartutil.Capabilities) (objs, crds []*unstructured.Unstructured, err error) {
 	var ch *chart.Chart
-	var err error
 	if h.archive != nil {
 		ch, err = loader.LoadArchive(bytes.NewReader(h.archive))
 	} else {
 		ch, err = h.files.build()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("loading chart: %w", err)
+		return nil, nil, fmt.Errorf("loading chart: %w", err)
 	}
 	values = copyValues(values)
 	if err := chartutil.ProcessDependenciesWithMerge(ch, values); err != nil {
-		return nil, fmt.Errorf("processing dependencies: %w", err)
+		return nil, nil, fmt.Errorf("processing dependencies: %w", err)
 	}
 	if ch.Metadata.KubeVersion != "" && !chartutil.IsCompatibleRange(ch.Metadata.KubeVersion, caps.KubeVersion.String()) {
-		return nil, fmt.Errorf("chart requires kubeVersion %s, which is incompatible with Kubernetes %s", ch.Metadata.KubeVersion, caps.KubeVersion.String())
+		return nil, nil, fmt.Errorf("chart requires kubeVersion %s, which is incompatible with Kubernetes %s", ch.Metadata.KubeVersion, caps.KubeVersion.String())
 	}
 	opts := chartutil.ReleaseOptions{Name: h.releaseName, Namespace: h.namespace, Revision: 1, IsInstall: true}
 	top, err := chartutil.ToRenderValuesWithSchemaValidation(ch, values, opts, caps, false)
 	if err != nil {
-		return nil, fmt.Errorf("values: %w", err)
+		return nil, nil, fmt.Errorf("values: %w", err)
 	}
 	files, err := engine.Render(ch, top)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for name := range files {
 		if strings.HasSuffix(name, "NOTES.txt") {
@@ -316,36 +317,37 @@ func (h *helmSource) render(values map[string]any, caps *chartutil.Capabilities)
 	}
 	hooks, manifests, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []*unstructured.Unstructured
-	if !h.skipCRDs {
-		for _, crd := range ch.CRDObjects() {
-			objs, err := decodeManifests(crd.Filename, crd.File.Data)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, objs...)
+	for _, crd := range ch.CRDObjects() {
+		docs, err := decodeManifests(crd.Filename, crd.File.Data)
+		if err != nil {
+			return nil, nil, err
 		}
+		crds = append(crds, docs...)
+	}
+	if !h.skipCRDs {
+		out = append(out, crds...)
 	}
 	for _, m := range manifests {
-		objs, err := decodeManifests(m.Name, []byte(m.Content))
+		docs, err := decodeManifests(m.Name, []byte(m.Content))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, objs...)
+		out = append(out, docs...)
 	}
 	for _, hk := range hooks {
 		if isTestHook(hk) {
 			continue
 		}
-		objs, err := decodeManifests(hk.Path, []byte(hk.Manifest))
+		docs, err := decodeManifests(hk.Path, []byte(hk.Manifest))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, objs...)
+		out = append(out, docs...)
 	}
-	return out, nil
+	return out, crds, nil
 }
 
 // isTestHook reports whether a hook runs for `helm test` (helm.sh/hook: test, or the

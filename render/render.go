@@ -207,11 +207,11 @@ func (s *Source) renderFunc(rules []*rule, c *Cluster) (string, func() (*rendere
 			return "", nil, asRender(fmt.Errorf("helm chart %s: %w", s.helm.display, err))
 		}
 		return key, func() (*rendered, error) {
-			objs, err := s.helm.render(values, caps)
+			objs, crds, err := s.helm.render(values, caps)
 			if err != nil {
 				return nil, fmt.Errorf("helm chart %s: %w", s.helm.display, err)
 			}
-			return newRendered(objs)
+			return newRendered(objs, crds...)
 		}, nil
 	case s.kust != nil:
 		return s.kust.cacheKey(), func() (*rendered, error) {
@@ -232,8 +232,10 @@ func (s *Source) renderFunc(rules []*rule, c *Cluster) (string, func() (*rendere
 	}
 }
 
-func newRendered(objs []*unstructured.Unstructured) (*rendered, error) {
-	rd := &rendered{objs: objs, crdScoped: ClusterScopedCRDKinds(objs)}
+// newRendered wraps a render's objects. Scopes of custom kinds come from the CRDs among
+// them and from crds (CRDs the source holds but does not output, e.g. with skipCRDs).
+func newRendered(objs []*unstructured.Unstructured, crds ...*unstructured.Unstructured) (*rendered, error) {
+	rd := &rendered{objs: objs, crdScoped: ClusterScopedCRDKinds(append(append([]*unstructured.Unstructured(nil), objs...), crds...))}
 	for _, u := range objs {
 		data, err := json.Marshal(u.Object)
 		if err != nil {
