@@ -1,12 +1,16 @@
 package hydrate
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 )
 
 // MetadataFile and ReadmeFile are the two files at the root of every environment branch.
@@ -64,6 +68,11 @@ type ClusterMetadata struct {
 func (b *Branch) Desired(current map[string][]byte, source SourceRef, versions Versions) map[string][]byte {
 	out := make(map[string][]byte, len(b.Files)+2)
 	for p, data := range b.Files {
+		// An object whose content did not change keeps its file, and so the revision its
+		// content comes from: a new dry commit only touches the files it changes.
+		if cur, ok := current[p]; ok && sameButRevision(cur, data) {
+			data = cur
+		}
 		out[p] = data
 	}
 	var stale []string
@@ -86,6 +95,18 @@ func (b *Branch) Desired(current map[string][]byte, source SourceRef, versions V
 	out[MetadataFile] = append(data, '\n')
 	out[ReadmeFile] = []byte(readme(b, source))
 	return out
+}
+
+// revisionAnnotation matches the provenance annotation line of a canonical YAML object.
+var revisionAnnotation = regexp.MustCompile(`(?m)^(\s*` + regexp.QuoteMeta(fleetv1alpha1.SourceRevisionAnnotation) + `:) .*$`)
+
+// sameButRevision reports whether two rendered files differ at most in their
+// source-revision annotation.
+func sameButRevision(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	return bytes.Equal(revisionAnnotation.ReplaceAll(a, []byte("$1")), revisionAnnotation.ReplaceAll(b, []byte("$1")))
 }
 
 func clusterDigests(files map[string][]byte, pairs []Pair) map[string]ClusterMetadata {
