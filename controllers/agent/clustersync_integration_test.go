@@ -105,7 +105,7 @@ func TestInvalidObjectAmongValid(t *testing.T) {
 		"app/ns.yaml":   namespaceYAML(ns),
 		"app/good.yaml": configMapYAML(ns, "good", map[string]string{"a": "b"}),
 		"app/bad.yaml":  fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: broken\n  namespace: %s\nspec:\n  replicas: 1\n", ns),
-		"app/unknown.yaml": fmt.Sprintf("apiVersion: nothing.example.com/v1\nkind: Nothing\nmetadata:\n  name: n\n  namespace: %s\n", ns),
+		"app/unknown.yaml": fmt.Sprintf("apiVersion: nothing.example.com/v1\nkind: Nothing\nmetadata:\n  name: nothing-1\n  namespace: %s\n", ns),
 	})
 	f.createSync(nil)
 	g.Eventually(f.condition(v1alpha1.AppliedCondition), envtest.EventuallyTimeout).Should(And(
@@ -128,6 +128,8 @@ func TestDriftCorrected(t *testing.T) {
 	})
 	f.createSync(nil)
 	f.waitApplied(sha)
+	f.markDeploymentReady(ns, "api")
+	g.Eventually(f.latestStatus(sha), envtest.EventuallyTimeout).Should(HavePrefix("success:"))
 
 	// Another field manager changes an owned field.
 	start := time.Now()
@@ -175,6 +177,7 @@ func TestDriftReported(t *testing.T) {
 	})
 	f.createSync(func(cs *v1alpha1.ClusterSync) { cs.Spec.ApplyPolicy.Drift = v1alpha1.DriftReport })
 	f.waitApplied(sha)
+	f.markDeploymentReady(ns, "api")
 
 	start := time.Now()
 	scale := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
@@ -198,7 +201,8 @@ func TestDriftReported(t *testing.T) {
 	g.Consistently(func() int32 { return f.get().Status.DriftedObjects }, 2*time.Second, 200*time.Millisecond).Should(BeEquivalentTo(1))
 
 	// Reverting the change clears the drift.
-	scale.Object["spec"] = map[string]any{"replicas": int64(2)}
+	scale = &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "api", "namespace": ns}, "spec": map[string]any{"replicas": int64(2)}}}
 	g.Expect(f.c.Patch(f.ctx, scale, client.Apply, client.FieldOwner("kubectl-scale"), client.ForceOwnership)).To(Succeed())
 	g.Eventually(f.condition(v1alpha1.DriftedCondition), 5*time.Second).Should(HavePrefix("False/" + v1alpha1.NoDriftReason))
 }
@@ -277,11 +281,7 @@ func TestHealth(t *testing.T) {
 	g.Expect(f.condition(v1alpha1.ReconcilingCondition)()).To(Equal("<none>"))
 
 	// The controllers catch up: the status says so, and everything turns healthy.
-	dep := f.obj("apps/v1", "Deployment", ns, "api")
-	dep.Object["status"] = map[string]any{"observedGeneration": dep.GetGeneration(), "replicas": int64(2), "updatedReplicas": int64(2),
-		"readyReplicas": int64(2), "availableReplicas": int64(2),
-		"conditions": []any{map[string]any{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}}}
-	g.Expect(f.c.Status().Update(f.ctx, dep)).To(Succeed())
+	f.markDeploymentReady(ns, "api")
 	job := f.obj("batch/v1", "Job", ns, "migrate")
 	now := time.Now().UTC().Format(time.RFC3339)
 	job.Object["status"] = map[string]any{"startTime": now, "completionTime": now, "succeeded": int64(1),
@@ -364,7 +364,7 @@ func TestHubReport(t *testing.T) {
 		return mc.Status.AppliedCommit
 	}, envtest.EventuallyTimeout).Should(Equal(sha))
 	g.Expect(mc.Status.LastHeartbeatTime).NotTo(BeNil())
-	g.Expect(mc.Status.KubernetesVersion).To(HavePrefix("1."))
+	g.Expect(mc.Status.KubernetesVersion).NotTo(BeEmpty())
 	g.Expect(mc.Status.APIVersions).To(ContainElements("apps/v1", "apps/v1/Deployment", "fleet.gitfleet.dev/v1alpha1"))
 	g.Expect(mc.Status.Resources).NotTo(BeNil())
 	g.Expect(mc.Status.Branch).To(Equal("env/dev"))
@@ -411,4 +411,18 @@ func TestInventoryInConfigMap(t *testing.T) {
 	g.Expect(inv.ConfigMapRef).To(BeNil())
 	g.Expect(f.obj("v1", "ConfigMap", ns, "cm-0001")).To(BeNil())
 	_ = ptr.To(0)
+}
+
+// markDeploymentReady writes the status a Deployment controller would (none runs in
+// envtest).
+func (f *fixture) markDeploymentReady(ns, name string) {
+	f.t.Helper()
+	dep := f.obj("apps/v1", "Deployment", ns, name)
+	replicas, _, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas")
+	dep.Object["status"] = map[string]any{"observedGeneration": dep.GetGeneration(), "replicas": replicas, "updatedReplicas": replicas,
+		"readyReplicas": replicas, "availableReplicas": replicas,
+		"conditions": []any{map[string]any{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}}}
+	if err := f.c.Status().Update(f.ctx, dep); err != nil {
+		f.t.Fatalf("updating the status of Deployment %s/%s: %v", ns, name, err)
+	}
 }

@@ -214,10 +214,10 @@ func commitStatus(o observations) (state, description string, ok bool) {
 		return "failure", cutDescription(fmt.Sprintf("%d objects failed health checks: %s", o.unhealthyCount, o.unhealthy)), true
 	case o.notReadyCount > 0 && o.healthTimedOut:
 		return "failure", cutDescription(fmt.Sprintf("%d objects not ready after %s: %s", o.notReadyCount, o.healthTimeout, o.notReady)), true
-	case o.notReadyCount > 0:
-		return "pending", cutDescription(fmt.Sprintf("applied %d objects, waiting for %d to become ready", o.applied, o.notReadyCount)), true
 	case o.drifted > 0:
 		return "failure", driftStatus(o.drifted).description, true
+	case o.notReadyCount > 0:
+		return "pending", cutDescription(fmt.Sprintf("applied %d objects, waiting for %d to become ready", o.applied, o.notReadyCount)), true
 	}
 	return "success", fmt.Sprintf("applied %d objects, all healthy", o.applied), true
 }
