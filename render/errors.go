@@ -52,7 +52,10 @@ type kindError struct {
 	err  error
 }
 
-func (e *kindError) Error() string   { return e.err.Error() }
+// Error returns the wrapped error's message.
+func (e *kindError) Error() string { return e.err.Error() }
+
+// Unwrap returns the error and its category, for errors.Is.
 func (e *kindError) Unwrap() []error { return []error{e.err, e.kind} }
 
 // asRender marks err as a render failure (ErrRender), unless it already carries one of the

@@ -79,10 +79,12 @@ type pathsError struct {
 	root string
 }
 
+// Error returns the message with the root stripped.
 func (e *pathsError) Error() string {
 	return strings.ReplaceAll(e.err.Error(), e.root+string(filepath.Separator), "")
 }
 
+// Unwrap returns the original error.
 func (e *pathsError) Unwrap() error { return e.err }
 
 // kustomizationFile returns the kustomization file of dir, or "" when it has none.

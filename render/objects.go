@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
+	yamlv2 "go.yaml.in/yaml/v2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/yaml"
 
 	fleetv1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 )
@@ -143,13 +144,35 @@ func finishObject(u *unstructured.Unstructured, targetNamespace, placement, revi
 // canonicalJSON marshals v with map keys sorted (encoding/json's order).
 func canonicalJSON(v any) ([]byte, error) { return json.Marshal(v) }
 
-// canonicalYAML marshals an object as YAML with keys in JSON order.
+// canonicalYAML marshals an object as YAML: the bytes sigs.k8s.io/yaml.Marshal gives
+// (keys sorted, two-space indent), without its round trip through JSON. Whole float64
+// numbers are turned into int64 first (in place), as that round trip would.
 func canonicalYAML(v map[string]any) ([]byte, error) {
-	js, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
+	normaliseNumbers(v)
+	return yamlv2.Marshal(v)
+}
+
+// normaliseNumbers replaces whole float64 values that fit an int64 by int64, in place.
+func normaliseNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if n := normaliseNumbers(e); n != nil {
+				x[k] = n
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if n := normaliseNumbers(e); n != nil {
+				x[i] = n
+			}
+		}
+	case float64:
+		if x == math.Trunc(x) && x >= math.MinInt64 && x < math.MaxInt64 {
+			return int64(x)
+		}
 	}
-	return yaml.JSONToYAML(js)
+	return nil
 }
 
 // checkSecrets refuses v1 Secrets with data or stringData. The message names the Secret
