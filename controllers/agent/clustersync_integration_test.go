@@ -52,9 +52,9 @@ func TestApplyUpdatePruneAndCRDs(t *testing.T) {
 	g := NewWithT(t)
 	ns := f.prefix + "-app"
 	sha1 := f.push(map[string]string{
-		"gitfleet.json":          `{"source":{"repository":"https://example.com/fleet.git","commit":"0123456789abcdef"},"stage":"dev"}`,
-		"web/_ns/ns.yaml":        namespaceYAML(ns),
-		"web/" + ns + "/cm.yaml": configMapYAML(ns, "settings", map[string]string{"color": "blue"}),
+		"gitfleet.json":           `{"source":{"repository":"https://example.com/fleet.git","commit":"0123456789abcdef"},"stage":"dev"}`,
+		"web/_ns/ns.yaml":         namespaceYAML(ns),
+		"web/" + ns + "/cm.yaml":  configMapYAML(ns, "settings", map[string]string{"color": "blue"}),
 		"web/" + ns + "/old.yaml": configMapYAML(ns, "old", map[string]string{"a": "b"}),
 		"web/" + ns + "/svc.yaml": serviceYAML(ns, "web"),
 	})
@@ -102,9 +102,9 @@ func TestInvalidObjectAmongValid(t *testing.T) {
 	g := NewWithT(t)
 	ns := f.prefix + "-app"
 	sha := f.push(map[string]string{
-		"app/ns.yaml":   namespaceYAML(ns),
-		"app/good.yaml": configMapYAML(ns, "good", map[string]string{"a": "b"}),
-		"app/bad.yaml":  fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: broken\n  namespace: %s\nspec:\n  replicas: 1\n", ns),
+		"app/ns.yaml":      namespaceYAML(ns),
+		"app/good.yaml":    configMapYAML(ns, "good", map[string]string{"a": "b"}),
+		"app/bad.yaml":     fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: broken\n  namespace: %s\nspec:\n  replicas: 1\n", ns),
 		"app/unknown.yaml": fmt.Sprintf("apiVersion: nothing.example.com/v1\nkind: Nothing\nmetadata:\n  name: nothing-1\n  namespace: %s\n", ns),
 	})
 	f.createSync(nil)

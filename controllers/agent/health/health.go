@@ -89,19 +89,38 @@ func Check(obj *unstructured.Unstructured) Result {
 // checkGeneration reports InProgress while the controller has not observed the latest
 // generation (for objects whose status has observedGeneration).
 func checkGeneration(obj *unstructured.Unstructured) (Result, bool) {
-	observed, found, err := unstructured.NestedInt64(obj.Object, "status", "observedGeneration")
-	if err != nil || !found {
+	observed, found := integer(obj, "status", "observedGeneration")
+	if !found {
 		return Result{}, false
 	}
-	if gen := obj.GetGeneration(); observed < gen {
+	if gen, _ := integer(obj, "metadata", "generation"); observed < gen {
 		return progressing("the controller has not observed generation %d yet (observed %d)", gen, observed), true
 	}
 	return Result{}, false
 }
 
 func num(obj *unstructured.Unstructured, fields ...string) int64 {
-	v, _, _ := unstructured.NestedInt64(obj.Object, fields...)
+	v, _ := integer(obj, fields...)
 	return v
+}
+
+// integer reads a number, whichever Go type the decoder gave it.
+func integer(obj *unstructured.Unstructured, fields ...string) (int64, bool) {
+	v, found, err := unstructured.NestedFieldNoCopy(obj.Object, fields...)
+	if err != nil || !found {
+		return 0, false
+	}
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case int32:
+		return int64(n), true
+	case float64:
+		return int64(n), true
+	}
+	return 0, false
 }
 
 // condition returns the condition of type t: its status, reason and message.
@@ -124,7 +143,7 @@ func condition(obj *unstructured.Unstructured, t string) (status, reason, messag
 }
 
 func specReplicas(obj *unstructured.Unstructured) int64 {
-	r, found, _ := unstructured.NestedInt64(obj.Object, "spec", "replicas")
+	r, found := integer(obj, "spec", "replicas")
 	if !found {
 		return 1
 	}
@@ -167,7 +186,7 @@ func checkStatefulSet(obj *unstructured.Unstructured) Result {
 	if strategy == "OnDelete" {
 		return current("%d/%d replicas ready (OnDelete updates)", ready, want)
 	}
-	if partition, found, _ := unstructured.NestedInt64(obj.Object, "spec", "updateStrategy", "rollingUpdate", "partition"); found && partition > 0 {
+	if partition, found := integer(obj, "spec", "updateStrategy", "rollingUpdate", "partition"); found && partition > 0 {
 		if updated < want-partition {
 			return progressing("%d/%d replicas updated (partition %d)", updated, want-partition, partition)
 		}
