@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/gitsource"
 )
 
@@ -149,10 +150,10 @@ func (r *GitSourceReconciler) reconcileFleet(ctx context.Context, src *fleetv1al
 	if src.Spec.FleetPath == "" && len(src.Status.FleetInventory) == 0 {
 		return nil
 	}
-	var objs []fleetObject
+	var objs []hydrate.FleetObject
 	var readErr error
 	if src.Spec.FleetPath != "" {
-		objs, readErr = readFleet(dir, src.Spec.FleetPath, src.Namespace)
+		objs, readErr = hydrate.ReadFleetObjects(dir, src.Spec.FleetPath, src.Namespace)
 		if readErr != nil && objs == nil {
 			setCondition(src, fleetv1alpha1.FleetAppliedCondition, metav1.ConditionFalse, fleetv1alpha1.InvalidFleetObjectReason, readErr.Error())
 			// Git content errors are fixed by a new commit: keep polling at the interval.

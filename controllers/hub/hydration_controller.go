@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -45,6 +46,9 @@ type HydrationReconciler struct {
 	Metrics   *Metrics
 	// Committer is the author of environment-branch commits.
 	Committer gitsource.Signature
+	// PipelineEvents, when set, receives the namespace's Pipelines after a pass moved a
+	// branch (the Pipeline controller watches it).
+	PipelineEvents chan<- event.GenericEvent
 }
 
 var _ reconcile.Reconciler = (*HydrationReconciler)(nil)
@@ -65,7 +69,7 @@ func (r *HydrationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Man
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: p.Namespace, Name: p.Spec.SourceRef.Name}}}
 		}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&fleetv1alpha1.Override{}, allSources, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&fleetv1alpha1.Pipeline{}, allSources, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&fleetv1alpha1.Pipeline{}, allSources, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, stageRevisionsChanged{}))).
 		Watches(&fleetv1alpha1.MemberCluster{}, allSources, builder.WithPredicates(clusterFactsChanged{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
 		Complete(r)
@@ -96,10 +100,12 @@ func (r *HydrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	if err != nil || fleet == nil {
 		return ctrl.Result{}, err
 	}
+	r.Snapshots.Pin(src.Namespace, hydrate.PinnedRevisions(fleet.Pipelines))
 	plan := hydrate.Hydrate(ctx, fleet, r.Renderer)
 	r.Metrics.observeRender(src.Name, r.Clock.Now().Sub(start))
 
 	commits := r.writeBranches(ctx, src, fleet, plan)
+	r.notifyPipelines(fleet, commits)
 	var errs []error
 	for _, name := range sortedKeys(plan.Placements) {
 		if err := r.patchPlacementStatus(ctx, fleet, plan.Placements[name], commits); err != nil {
@@ -163,39 +169,111 @@ func (r *HydrationReconciler) loadFleet(ctx context.Context, src *fleetv1alpha1.
 type branchCommit struct {
 	commit string
 	err    error
+	// committed is true when this pass pushed a new commit.
+	committed bool
+	// pending names the stage when the branch waits for its first promotion and was not
+	// written.
+	pending string
 }
 
 // writeBranches writes every branch of the plan, plus empty trees for known branches that
-// no longer hold anything of this source (their last placement or cluster left).
+// no longer hold anything of this source (their last placement or cluster left). The
+// first stage of a pipeline (and env/default) is written at the source head; a later stage
+// at the revision its pipeline's status names (see hydrate.StageRevisions), rendered from
+// that revision's snapshot, and not at all before its first promotion.
 func (r *HydrationReconciler) writeBranches(ctx context.Context, src *fleetv1alpha1.GitSource, f *hydrate.Fleet, plan *hydrate.Plan) map[string]branchCommit {
+	stages := hydrate.StageRevisions(f.Pipelines, f.SourceCommit)
 	for _, name := range knownBranches(f) {
 		if _, ok := plan.Branches[name]; !ok {
 			plan.Branches[name] = &hydrate.Branch{Name: name, Stage: stageName(f, name), Files: map[string][]byte{}}
 		}
 	}
+	plans := map[string]*revisionPlan{f.SourceCommit: {fleet: f, plan: plan}}
 	out := map[string]branchCommit{}
 	for _, name := range sortedKeys(plan.Branches) {
-		b := plan.Branches[name]
-		sha, err := r.writeBranch(ctx, src, f, b)
-		out[name] = branchCommit{commit: sha, err: err}
+		rev := f.SourceCommit
+		if st, ok := stages[name]; ok {
+			rev = st.Revision
+		}
+		if rev == "" {
+			out[name] = branchCommit{pending: stages[name].Stage}
+			continue
+		}
+		rp := plans[rev]
+		if rp == nil {
+			rp = r.planAt(ctx, src, f, rev)
+			plans[rev] = rp
+		}
+		if rp.err != nil {
+			out[name] = branchCommit{err: rp.err}
+			continue
+		}
+		b := rp.plan.Branches[name]
+		if b == nil {
+			b = &hydrate.Branch{Name: name, Stage: stageName(f, name), Files: map[string][]byte{}}
+		}
+		sha, committed, err := r.writeBranch(ctx, src, rp.fleet, b)
+		out[name] = branchCommit{commit: sha, err: err, committed: committed}
 	}
 	return out
 }
 
+// revisionPlan is the hydration of the fleet at one dry revision.
+type revisionPlan struct {
+	fleet *hydrate.Fleet
+	plan  *hydrate.Plan
+	err   error
+}
+
+// planAt hydrates the fleet at an older revision, for the later stages that hold it. The
+// hub objects (placements, overrides, clusters) are today's; the sources they render (the
+// charts, kustomizations and files of the fleet config repo) are the revision's.
+func (r *HydrationReconciler) planAt(ctx context.Context, src *fleetv1alpha1.GitSource, head *hydrate.Fleet, rev string) *revisionPlan {
+	root, err := r.Snapshots.Require(src.Namespace, src.Name, rev)
+	if err != nil {
+		return &revisionPlan{err: err}
+	}
+	f := *head
+	f.Root, f.SourceCommit = root, rev
+	return &revisionPlan{fleet: &f, plan: hydrate.Hydrate(ctx, &f, r.Renderer)}
+}
+
+// notifyPipelines wakes the Pipeline controller for the pipelines of the namespace when a
+// branch moved, so that promotions see new stage heads at once instead of at the next poll.
+func (r *HydrationReconciler) notifyPipelines(f *hydrate.Fleet, commits map[string]branchCommit) {
+	if r.PipelineEvents == nil {
+		return
+	}
+	moved := false
+	for _, c := range commits {
+		moved = moved || c.committed
+	}
+	if !moved {
+		return
+	}
+	for i := range f.Pipelines {
+		p := &fleetv1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Namespace: f.Pipelines[i].Namespace, Name: f.Pipelines[i].Name}}
+		select {
+		case r.PipelineEvents <- event.GenericEvent{Object: p}:
+		default: // the controller is busy; its poll catches up
+		}
+	}
+}
+
 // writeBranch commits one branch. A branch with nothing of this source is only written
 // when it exists (to clear what left); it is never created empty.
-func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha1.GitSource, f *hydrate.Fleet, b *hydrate.Branch) (string, error) {
+func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha1.GitSource, f *hydrate.Fleet, b *hydrate.Branch) (string, bool, error) {
 	start := r.Clock.Now()
 	url, auth, err := r.target(ctx, src, f, b)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if len(b.Pairs) == 0 {
 		if _, err := gitsource.LsRemote(ctx, url, b.Name, auth); err != nil {
 			if errors.Is(err, gitsource.ErrBranchNotFound) {
-				return "", nil
+				return "", false, nil
 			}
-			return "", fmt.Errorf("checking branch %s: %w", b.Name, err)
+			return "", false, fmt.Errorf("checking branch %s: %w", b.Name, err)
 		}
 	}
 	source := hydrate.SourceRef{Repository: f.SourceURL, Branch: f.SourceBranch, Commit: f.SourceCommit}
@@ -210,7 +288,7 @@ func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha
 	})
 	if err != nil {
 		r.Metrics.countError(fleetv1alpha1.CommitFailedReason)
-		return "", fmt.Errorf("writing %s: %w", b.Name, err)
+		return "", false, fmt.Errorf("writing %s: %w", b.Name, err)
 	}
 	r.Metrics.observeCommit(b.Name, r.Clock.Now().Sub(start), res.Committed, res.Attempts-1)
 	if res.Committed {
@@ -219,7 +297,7 @@ func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha
 			r.Recorder.Eventf(src, nil, corev1.EventTypeNormal, "Committed", "Hydrate", "%s: %s (from %s)", b.Name, short(res.Commit), short(f.SourceCommit))
 		}
 	}
-	return res.Commit, nil
+	return res.Commit, res.Committed, nil
 }
 
 // target is the repository the branch goes to: the first of its pipelines with a
@@ -311,6 +389,21 @@ type revisionChanged struct{ predicate.Funcs }
 func (revisionChanged) Update(e event.UpdateEvent) bool {
 	o, n := e.ObjectOld.(*fleetv1alpha1.GitSource), e.ObjectNew.(*fleetv1alpha1.GitSource)
 	return o.Status.Revision != n.Status.Revision || o.Generation != n.Generation
+}
+
+// stageRevisionsChanged passes Pipeline status changes that move a stage to another dry
+// revision (a promotion), which hydration must write.
+type stageRevisionsChanged struct{ predicate.Funcs }
+
+// Update compares the revisions each stage is rendered at.
+func (stageRevisionsChanged) Update(e event.UpdateEvent) bool {
+	o, n := e.ObjectOld.(*fleetv1alpha1.Pipeline), e.ObjectNew.(*fleetv1alpha1.Pipeline)
+	for _, s := range n.Spec.Stages {
+		if hydrate.StageRevision(o, s.Name) != hydrate.StageRevision(n, s.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // clusterFactsChanged passes MemberCluster events that matter to scheduling or

@@ -81,6 +81,9 @@ func PlacementStatus(p *fleetv1alpha1.Placement, pp *hydrate.PlacementPlan, comm
 		if cp.Branch != "" {
 			c := commits[cp.Branch]
 			switch {
+			case c.pending != "":
+				set(fleetv1alpha1.CommittedCondition, metav1.ConditionFalse, fleetv1alpha1.GatesPendingReason,
+					fmt.Sprintf("stage %s has no promoted revision yet: %s is written once the stage's gates pass", c.pending, cp.Branch))
 			case c.err != nil:
 				set(fleetv1alpha1.CommittedCondition, metav1.ConditionFalse, fleetv1alpha1.CommitFailedReason, c.err.Error())
 				failures = append(failures, name+": "+c.err.Error())

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,7 +14,9 @@ import (
 
 // Snapshots keeps read-only copies of fetched revisions, one folder per commit, so that
 // renders read a stable tree while the next fetch moves the clone on. Folders are
-// <root>/<namespace>/<name>/<sha>; the newest Keep revisions of each source are kept.
+// <root>/<namespace>/<name>/<sha>; the newest Keep revisions of each source are kept, and
+// so is every revision pinned for the namespace (the revisions pipeline stages hold or
+// move to, which hydration renders again for later stages).
 type Snapshots struct {
 	Root string
 	// Keep is how many revisions of one source stay on disk (default 3): enough for the
@@ -21,6 +24,34 @@ type Snapshots struct {
 	Keep int
 
 	mu sync.Mutex
+	// pinned revisions by namespace.
+	pinned map[string]map[string]bool
+}
+
+// Pin replaces the revisions pinned in a namespace: they are never pruned.
+func (s *Snapshots) Pin(namespace string, shas []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pinned == nil {
+		s.pinned = map[string]map[string]bool{}
+	}
+	set := make(map[string]bool, len(shas))
+	for _, sha := range shas {
+		set[sha] = true
+	}
+	s.pinned[namespace] = set
+}
+
+// ErrRevisionGone is wrapped by Require when a revision's snapshot is not on disk.
+var ErrRevisionGone = errors.New("revision is not stored")
+
+// Require returns the folder of a stored revision, or an error wrapping ErrRevisionGone
+// that says how to recover.
+func (s *Snapshots) Require(namespace, name, sha string) (string, error) {
+	if !s.Has(namespace, name, sha) {
+		return "", fmt.Errorf("revision %s of GitSource %s/%s: %w (the hub keeps the revisions pipelines refer to, but this one was lost, e.g. by a restart without a persistent data dir): promote a newer revision into the stage", sha, namespace, name, ErrRevisionGone)
+	}
+	return s.Path(namespace, name, sha), nil
 }
 
 // Path is the folder of one revision of a source.
@@ -59,11 +90,12 @@ func (s *Snapshots) Store(namespace, name, sha, worktree string) (string, error)
 	if err := os.Rename(tmp, dst); err != nil {
 		return "", err
 	}
-	s.prune(filepath.Dir(dst))
+	s.prune(filepath.Dir(dst), s.pinned[namespace])
 	return dst, nil
 }
 
-func (s *Snapshots) prune(dir string) {
+// prune keeps the newest Keep revisions in dir, and the pinned ones.
+func (s *Snapshots) prune(dir string, pinned map[string]bool) {
 	keep := s.Keep
 	if keep <= 0 {
 		keep = 3
@@ -78,7 +110,7 @@ func (s *Snapshots) prune(dir string) {
 	}
 	var revs []rev
 	for _, e := range entries {
-		if !e.IsDir() || filepath.Ext(e.Name()) == ".tmp" {
+		if !e.IsDir() || filepath.Ext(e.Name()) == ".tmp" || pinned[e.Name()] {
 			continue
 		}
 		info, err := e.Info()

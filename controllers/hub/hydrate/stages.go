@@ -1,0 +1,84 @@
+package hydrate
+
+import (
+	"sort"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+)
+
+// BranchRevision says at which dry revision one environment branch is rendered.
+type BranchRevision struct {
+	// Revision is the source commit to render; empty when the branch waits for its first
+	// promotion and must not be written.
+	Revision string
+	// Pipeline and Stage name the stage that decided it; empty for env/default.
+	Pipeline, Stage string
+	// First is true for the first stage of a pipeline (and env/default): it follows the
+	// source head.
+	First bool
+}
+
+// StageRevisions returns, for every stage branch of the pipelines, the dry revision it is
+// rendered at: the first stage of a pipeline follows head; a later stage is rendered at
+// its status.targetRevision if set, else its currentRevision, else not at all (Revision
+// empty: nothing was promoted into it yet). A branch that is the first stage of any
+// pipeline follows head; otherwise the first pipeline by name that lists it decides.
+// env/default always follows head.
+func StageRevisions(pipelines []fleetv1alpha1.Pipeline, head string) map[string]BranchRevision {
+	sorted := make([]*fleetv1alpha1.Pipeline, 0, len(pipelines))
+	for i := range pipelines {
+		sorted = append(sorted, &pipelines[i])
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	out := map[string]BranchRevision{"env/" + DefaultStage: {Revision: head, Stage: DefaultStage, First: true}}
+	for _, p := range sorted {
+		for i, s := range p.Spec.Stages {
+			branch := s.StageBranch()
+			if cur, ok := out[branch]; ok && (cur.First || i > 0) {
+				continue
+			}
+			if i == 0 {
+				out[branch] = BranchRevision{Revision: head, Pipeline: p.Name, Stage: s.Name, First: true}
+				continue
+			}
+			out[branch] = BranchRevision{Revision: StageRevision(p, s.Name), Pipeline: p.Name, Stage: s.Name}
+		}
+	}
+	return out
+}
+
+// StageRevision is the revision a later stage is rendered at: its targetRevision, else
+// its currentRevision, else "".
+func StageRevision(p *fleetv1alpha1.Pipeline, stage string) string {
+	for _, st := range p.Status.Stages {
+		if st.Name != stage {
+			continue
+		}
+		if st.TargetRevision != "" {
+			return st.TargetRevision
+		}
+		return st.CurrentRevision
+	}
+	return ""
+}
+
+// PinnedRevisions are the dry revisions any pipeline's status refers to (current and
+// target of every stage): their snapshots must stay on disk.
+func PinnedRevisions(pipelines []fleetv1alpha1.Pipeline) []string {
+	set := map[string]bool{}
+	for _, p := range pipelines {
+		for _, st := range p.Status.Stages {
+			for _, r := range []string{st.CurrentRevision, st.TargetRevision} {
+				if r != "" {
+					set[r] = true
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for r := range set {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}

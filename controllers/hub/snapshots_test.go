@@ -1,0 +1,33 @@
+package hub
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestSnapshotsKeepPinnedRevisions(t *testing.T) {
+	work := t.TempDir()
+	if err := os.WriteFile(filepath.Join(work, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := &Snapshots{Root: t.TempDir(), Keep: 1}
+	s.Pin("ns", []string{"a"})
+	for _, sha := range []string{"a", "b", "c"} {
+		if _, err := s.Store("ns", "fleet", sha, work); err != nil {
+			t.Fatalf("Store(%s) = %v", sha, err)
+		}
+		// Modification times order the revisions; make them distinct.
+		time.Sleep(10 * time.Millisecond)
+	}
+	for sha, want := range map[string]bool{"a": true, "b": false, "c": true} {
+		if got := s.Has("ns", "fleet", sha); got != want {
+			t.Errorf("Has(%s) = %v, want %v (a pinned, c newest, b pruned)", sha, got, want)
+		}
+	}
+	if _, err := s.Require("ns", "fleet", "b"); !errors.Is(err, ErrRevisionGone) {
+		t.Errorf("Require(b) = %v, want ErrRevisionGone", err)
+	}
+}
