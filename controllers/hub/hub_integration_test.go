@@ -111,6 +111,9 @@ func (h *hubEnv) waitRendered(t *testing.T, sha string) map[string]string {
 			}
 		}
 		if done {
+			done = h.stagesAt(t, sha, list.Items)
+		}
+		if done {
 			heads, err := h.git.Branches(ctx, "fleet")
 			if err != nil {
 				t.Fatal(err)
@@ -122,6 +125,36 @@ func (h *hubEnv) waitRendered(t *testing.T, sha string) map[string]string {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// stagesAt reports whether every stage of every pipeline holds sha (later stages reach it
+// by promotion), and every placement's clusters report the commits the stages hold.
+func (h *hubEnv) stagesAt(t *testing.T, sha string, placements []fleetv1alpha1.Placement) bool {
+	t.Helper()
+	var pipes fleetv1alpha1.PipelineList
+	if err := h.c.List(context.Background(), &pipes, client.InNamespace(h.ns)); err != nil {
+		t.Fatal(err)
+	}
+	heads := map[string]string{}
+	for _, p := range pipes.Items {
+		if len(p.Status.Stages) != len(p.Spec.Stages) {
+			return false
+		}
+		for _, st := range p.Status.Stages {
+			if st.CurrentRevision != sha || st.TargetRevision != "" {
+				return false
+			}
+			heads[st.Name] = st.RenderedCommit
+		}
+	}
+	for _, p := range placements {
+		for _, c := range p.Status.Clusters {
+			if head, ok := heads[c.Stage]; ok && c.RenderedCommit != head {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func describe(ps []fleetv1alpha1.Placement) string {

@@ -3,9 +3,11 @@ package hub
 import (
 	"context"
 	"path/filepath"
+	"time"
 
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/gitsource"
@@ -25,6 +27,9 @@ type Options struct {
 	Renderer *render.Renderer
 	// WebhookParser defaults to gitsource's GitHub/Gitea parser.
 	WebhookParser gitsource.WebhookParser
+	// PipelinePoll is how often pipelines re-read stage branches and cluster health when
+	// nothing wakes them (default DefaultPipelinePoll).
+	PipelinePoll time.Duration
 }
 
 // Signature is the author of environment-branch commits.
@@ -58,11 +63,19 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := (&MemberClusterReconciler{Client: c, Clock: o.Clock}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	writer := gitsource.NewWriter()
+	pipelineEvents := make(chan event.GenericEvent, 64)
 	if err := (&HydrationReconciler{
-		Client: c, Snapshots: snaps, Writer: gitsource.NewWriter(), Renderer: o.Renderer,
+		Client: c, Snapshots: snaps, Writer: writer, Renderer: o.Renderer,
 		Versions: ToolVersions(), Clock: o.Clock, Recorder: mgr.GetEventRecorder("gitfleet-hub"), Metrics: o.Metrics,
-		Committer: o.Committer,
+		Committer: o.Committer, PipelineEvents: pipelineEvents,
 	}).SetupWithManager(ctx, mgr); err != nil {
+		return err
+	}
+	if err := (&PipelineReconciler{
+		Client: c, Writer: writer, Snapshots: snaps, Clock: o.Clock, Recorder: mgr.GetEventRecorder("gitfleet-hub"),
+		Metrics: o.Metrics, Events: pipelineEvents, Poll: o.PipelinePoll,
+	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if o.WebhookAddr != "" {

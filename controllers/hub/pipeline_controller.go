@@ -1,0 +1,391 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/gitsource"
+)
+
+// Default polling of the Pipeline controller.
+const (
+	// DefaultPipelinePoll is how often stage heads and cluster health are re-read when
+	// nothing else wakes the controller.
+	DefaultPipelinePoll = 30 * time.Second
+	// DefaultInFlightPoll is the poll while a promotion is being written.
+	DefaultInFlightPoll = 2 * time.Second
+)
+
+// PipelineReconciler moves dry revisions through the stages of a Pipeline. It reads where
+// each stage stands (the head of its branch and the dry revision its gitfleet.json names,
+// and what the stage's clusters report), evaluates the gates of each later stage for the
+// revision the previous stage holds, and promotes: for an Auto stage it sets the stage's
+// targetRevision, which hydration then writes to the stage's branch.
+type PipelineReconciler struct {
+	Client client.Client
+	// Writer reads the gitfleet.json of stage branches (shared with hydration, so its
+	// branch caches are warm).
+	Writer    *gitsource.Writer
+	Snapshots *Snapshots
+	Clock     clock.PassiveClock
+	Recorder  events.EventRecorder
+	Metrics   *Metrics
+	// Events are Pipelines to reconcile now (hydration moved a branch; a webhook came).
+	Events <-chan event.GenericEvent
+	// Poll and InFlightPoll default to DefaultPipelinePoll and DefaultInFlightPoll.
+	Poll, InFlightPoll time.Duration
+}
+
+var _ reconcile.Reconciler = (*PipelineReconciler)(nil)
+
+// SetupWithManager registers the reconciler: it runs on spec changes and the
+// reconcile.fluxcd.io/requestedAt annotation, when a MemberCluster's report changes, when a
+// GitSource fetches a new revision, on Events, and every Poll.
+func (r *PipelineReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Poll <= 0 {
+		r.Poll = DefaultPipelinePoll
+	}
+	if r.InFlightPoll <= 0 {
+		r.InFlightPoll = DefaultInFlightPoll
+	}
+	inNamespace := handler.EnqueueRequestsFromMapFunc(r.pipelinesInNamespace)
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("pipeline").
+		For(&fleetv1alpha1.Pipeline{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&fleetv1alpha1.MemberCluster{}, inNamespace, builder.WithPredicates(clusterReportChanged{})).
+		Watches(&fleetv1alpha1.GitSource{}, inNamespace, builder.WithPredicates(revisionChanged{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1})
+	if r.Events != nil {
+		b = b.WatchesRawSource(source.Channel(r.Events, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
+}
+
+func (r *PipelineReconciler) pipelinesInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	var list fleetv1alpha1.PipelineList
+	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing Pipelines")
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for _, p := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: p.Namespace, Name: p.Name}})
+	}
+	return out
+}
+
+// pipelinePass is what one reconcile of a Pipeline learns and decides, step by step.
+type pipelinePass struct {
+	pipe *fleetv1alpha1.Pipeline
+	now  time.Time
+	// old is the status at the start of the pass, by stage name.
+	old map[string]fleetv1alpha1.StageStatus
+	// source is the GitSource the pipeline's placements render (the dry repo); nil when no
+	// placement uses the pipeline. url and auth reach the env branches.
+	source *fleetv1alpha1.GitSource
+	url    string
+	auth   *gitsource.Auth
+	// clusters of each stage, by stage name.
+	clusters map[string][]*fleetv1alpha1.MemberCluster
+	// gates evaluated for each later stage with a candidate revision, by stage name.
+	gates map[string]stageGates
+	// requeue is the earliest time something may change by the clock alone.
+	requeue time.Duration
+}
+
+// stageGates is the evaluation of one stage's gates for a candidate revision.
+type stageGates struct {
+	candidate string
+	outcome   gateOutcome
+}
+
+func (p *pipelinePass) wakeIn(d time.Duration) { p.requeue = minPositive(p.requeue, d) }
+
+// Reconcile reads as the steps of a pass; the deferred function summarises the
+// conditions and patches the status once.
+func (r *PipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	pipe := &fleetv1alpha1.Pipeline{}
+	if err := r.Client.Get(ctx, req.NamespacedName, pipe); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	base := pipe.DeepCopy()
+	start := r.Clock.Now()
+	pass := &pipelinePass{pipe: pipe, now: start, requeue: r.Poll, old: map[string]fleetv1alpha1.StageStatus{}}
+	for _, s := range pipe.Status.Stages {
+		pass.old[s.Name] = s
+	}
+	var err error
+	defer func() {
+		pipe.Status.Summary = pipelineSummary(pipe)
+		finishConditions(pipe, err, pipe.Status.Summary)
+		if err == nil {
+			pipe.Status.ObservedGeneration = pipe.Generation
+		}
+		if perr := r.Client.Status().Patch(ctx, pipe, client.MergeFrom(base)); perr != nil && !apierrors.IsNotFound(perr) {
+			retErr = errors.Join(retErr, fmt.Errorf("patching status of Pipeline %s: %w", pipe.Name, perr))
+		}
+		r.Metrics.observeReconcile("pipeline", start, err)
+		res, retErr = result(errors.Join(err, retErr), pass.requeue)
+	}()
+
+	for _, step := range []func(context.Context, *pipelinePass) error{
+		r.resolveRepository, // which repo holds the stage branches, with which credentials
+		r.observeStages,     // branch heads, their dry revisions, the clusters' health
+		r.evaluateGates,     // for each later stage, the gates of the previous stage's revision
+		r.promote,           // Auto stages: set targetRevision for hydration to write
+	} {
+		if err = step(ctx, pass); err != nil {
+			return
+		}
+	}
+	return
+}
+
+// resolveRepository finds the GitSource whose placements use the pipeline (the dry repo)
+// and the repository of the env branches: spec.targetRef, or that source.
+func (r *PipelineReconciler) resolveRepository(ctx context.Context, p *pipelinePass) error {
+	var placements fleetv1alpha1.PlacementList
+	if err := r.Client.List(ctx, &placements, client.InNamespace(p.pipe.Namespace)); err != nil {
+		return fmt.Errorf("listing Placements: %w", err)
+	}
+	sort.Slice(placements.Items, func(i, j int) bool { return placements.Items[i].Name < placements.Items[j].Name })
+	var sourceName string
+	for _, pl := range placements.Items {
+		if pl.Spec.PipelineRef != nil && pl.Spec.PipelineRef.Name == p.pipe.Name {
+			sourceName = pl.Spec.SourceRef.Name
+			break
+		}
+	}
+	if sourceName == "" {
+		return nil
+	}
+	p.source = &fleetv1alpha1.GitSource{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: p.pipe.Namespace, Name: sourceName}, p.source); err != nil {
+		return withReason(fleetv1alpha1.DependencyNotReadyReason, fmt.Errorf("GitSource %q of the pipeline's placements: %w", sourceName, err))
+	}
+	target := p.source
+	if ref := p.pipe.Spec.TargetRef; ref != nil && ref.Name != sourceName {
+		target = &fleetv1alpha1.GitSource{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: p.pipe.Namespace, Name: ref.Name}, target); err != nil {
+			return withReason(fleetv1alpha1.DependencyNotReadyReason, fmt.Errorf("target GitSource %q: %w", ref.Name, err))
+		}
+	}
+	var err error
+	p.url, p.auth, err = sourceAccess(ctx, r.Client, target)
+	return err
+}
+
+// sourceAccess returns a GitSource's URL and credentials. Credentials never reach a log,
+// condition or event.
+func sourceAccess(ctx context.Context, c client.Client, src *fleetv1alpha1.GitSource) (string, *gitsource.Auth, error) {
+	if src.Spec.SecretRef == nil {
+		return src.Spec.URL, nil, nil
+	}
+	sec := &corev1.Secret{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: src.Namespace, Name: src.Spec.SecretRef.Name}, sec); err != nil {
+		return "", nil, withReason(fleetv1alpha1.AuthenticationFailedReason, fmt.Errorf("reading credentials Secret %q of GitSource %s: %w", src.Spec.SecretRef.Name, src.Name, err))
+	}
+	auth, err := gitsource.AuthFromSecret(sec)
+	if err != nil {
+		return "", nil, withReason(fleetv1alpha1.AuthenticationFailedReason, err)
+	}
+	return src.Spec.URL, auth, nil
+}
+
+// observeStages rebuilds status.stages from what is observed: for each stage, the head of
+// its branch, the dry revision its gitfleet.json names (currentRevision; targetRevision is
+// cleared once reached), and the health its clusters report for that head.
+func (r *PipelineReconciler) observeStages(ctx context.Context, p *pipelinePass) error {
+	if err := r.stageClusters(ctx, p); err != nil {
+		return err
+	}
+	stages := make([]fleetv1alpha1.StageStatus, 0, len(p.pipe.Spec.Stages))
+	var errs []error
+	for _, s := range p.pipe.Spec.Stages {
+		old := p.old[s.Name]
+		st := old
+		st.Name, st.Branch = s.Name, s.StageBranch()
+		if p.url != "" {
+			head, rev, err := r.readStageBranch(ctx, p, st.Branch, old)
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				st.RenderedCommit, st.CurrentRevision = head, rev
+			}
+		}
+		if st.TargetRevision != "" && st.TargetRevision == st.CurrentRevision {
+			st.TargetRevision = ""
+		}
+		h := clusterHealth(p.clusters[s.Name], st.RenderedCommit)
+		st.Clusters, st.HealthyClusters = h.Total, h.Healthy
+		st.HealthySince = nextHealthySince(old, st.RenderedCommit, h, p.now)
+		st.Message = h.Message()
+		switch {
+		case st.TargetRevision != "":
+			st.Message = "promoting " + short(st.TargetRevision) + "; " + st.Message
+			p.wakeIn(r.InFlightPoll)
+		case st.RenderedCommit == "":
+			st.Message = "nothing promoted yet"
+		}
+		stages = append(stages, st)
+	}
+	p.pipe.Status.Stages = stages
+	return errors.Join(errs...)
+}
+
+// readStageBranch returns the head of a stage branch and the dry revision its
+// gitfleet.json names; both empty when the branch does not exist yet.
+func (r *PipelineReconciler) readStageBranch(ctx context.Context, p *pipelinePass, branch string, old fleetv1alpha1.StageStatus) (string, string, error) {
+	head, err := gitsource.LsRemote(ctx, p.url, branch, p.auth)
+	if errors.Is(err, gitsource.ErrBranchNotFound) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading head of %s: %w", branch, err))
+	}
+	if head == old.RenderedCommit && old.CurrentRevision != "" {
+		return head, old.CurrentRevision, nil
+	}
+	files, err := r.Writer.ReadTree(ctx, p.url, branch, p.auth, hydrate.MetadataFile)
+	if err != nil {
+		return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s of %s: %w", hydrate.MetadataFile, branch, err))
+	}
+	meta, err := parseMetadata(files[hydrate.MetadataFile])
+	if err != nil {
+		return "", "", fmt.Errorf("%s of %s: %w", hydrate.MetadataFile, branch, err)
+	}
+	return head, meta.Source.Commit, nil
+}
+
+// stageClusters sorts the namespace's MemberClusters into the pipeline's stages (a cluster
+// belongs to the first stage whose selector matches it).
+func (r *PipelineReconciler) stageClusters(ctx context.Context, p *pipelinePass) error {
+	var list fleetv1alpha1.MemberClusterList
+	if err := r.Client.List(ctx, &list, client.InNamespace(p.pipe.Namespace)); err != nil {
+		return fmt.Errorf("listing MemberClusters: %w", err)
+	}
+	p.clusters = map[string][]*fleetv1alpha1.MemberCluster{}
+	for i := range list.Items {
+		mc := &list.Items[i]
+		if stage, _ := hydrate.StageOf(p.pipe, mc); stage != "" {
+			p.clusters[stage] = append(p.clusters[stage], mc)
+		}
+	}
+	return nil
+}
+
+// evaluateGates evaluates, for each later stage, its gates for the revision the previous
+// stage holds, when that revision is not already in the stage or moving into it.
+func (r *PipelineReconciler) evaluateGates(_ context.Context, p *pipelinePass) error {
+	p.gates = map[string]stageGates{}
+	stages := p.pipe.Status.Stages
+	for i := 1; i < len(stages); i++ {
+		prev, cur := stages[i-1], &stages[i]
+		candidate := prev.CurrentRevision
+		if candidate == "" || candidate == cur.TargetRevision || (cur.TargetRevision == "" && candidate == cur.CurrentRevision) {
+			continue
+		}
+		out := evaluateGates(p.pipe.Spec.Stages[i], prev, p.now)
+		p.gates[cur.Name] = stageGates{candidate: candidate, outcome: out}
+		if !out.Passed {
+			cur.Message += "; " + short(candidate) + " waits for " + out.Waiting()
+			p.wakeIn(out.RetryAfter)
+		}
+	}
+	return nil
+}
+
+// promote moves the candidates whose gates passed into their stages. An Auto stage gets
+// targetRevision, which hydration writes; its branch head then names the revision and
+// the next pass makes it currentRevision.
+func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error {
+	for i := range p.pipe.Status.Stages {
+		st := &p.pipe.Status.Stages[i]
+		g, ok := p.gates[st.Name]
+		if !ok || !g.outcome.Passed {
+			continue
+		}
+		stage := p.pipe.Spec.Stages[i]
+		if stage.Promotion == fleetv1alpha1.PromotionPullRequest {
+			st.Message = "approval pull requests are not supported yet; " + short(g.candidate) + " passed the gates"
+			continue
+		}
+		st.TargetRevision = g.candidate
+		st.Message = "promoting " + short(g.candidate) + " from " + p.pipe.Spec.Stages[i-1].Name
+		p.wakeIn(r.InFlightPoll)
+		ctrl.LoggerFrom(ctx).Info("promoting", "stage", st.Name, "revision", g.candidate)
+		if r.Recorder != nil {
+			r.Recorder.Eventf(p.pipe, nil, corev1.EventTypeNormal, "Promoting", "Promote", "%s: %s passed the gates of %s", st.Name, short(g.candidate), st.Name)
+		}
+	}
+	if p.source != nil && r.Snapshots != nil {
+		var pipes fleetv1alpha1.PipelineList
+		if err := r.Client.List(ctx, &pipes, client.InNamespace(p.pipe.Namespace)); err == nil {
+			for i := range pipes.Items {
+				if pipes.Items[i].Name == p.pipe.Name {
+					pipes.Items[i] = *p.pipe
+				}
+			}
+			r.Snapshots.Pin(p.pipe.Namespace, hydrate.PinnedRevisions(pipes.Items))
+		}
+	}
+	return nil
+}
+
+// pipelineSummary is "dev@1a2b3c4 staging@1a2b3c4 prod@-".
+func pipelineSummary(p *fleetv1alpha1.Pipeline) string {
+	parts := make([]string, 0, len(p.Status.Stages))
+	for _, s := range p.Status.Stages {
+		rev := "-"
+		if s.CurrentRevision != "" {
+			rev = short(s.CurrentRevision)
+		}
+		part := s.Name + "@" + rev
+		if s.TargetRevision != "" {
+			part += "→" + short(s.TargetRevision)
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, " ")
+}
+
+// clusterReportChanged passes MemberCluster events that change a stage's health: the
+// applied commit, the Healthy condition, labels (stage membership) or state.
+type clusterReportChanged struct{ predicate.Funcs }
+
+// Update compares what clusterHealth reads.
+func (clusterReportChanged) Update(e event.UpdateEvent) bool {
+	o, n := e.ObjectOld.(*fleetv1alpha1.MemberCluster), e.ObjectNew.(*fleetv1alpha1.MemberCluster)
+	return healthKey(o) != healthKey(n)
+}
+
+func healthKey(mc *fleetv1alpha1.MemberCluster) string {
+	s := fmt.Sprintf("%s|%v|%s|%v|", mc.Status.AppliedCommit, mc.Labels, mc.Spec.State, mc.DeletionTimestamp != nil)
+	for _, c := range mc.Status.Conditions {
+		if c.Type == fleetv1alpha1.HealthyCondition {
+			s += string(c.Status)
+		}
+	}
+	return s
+}
