@@ -64,7 +64,7 @@ func (p *pass) needsApply() bool {
 	if p.suspend || st.objects == nil || !p.fetched {
 		return false
 	}
-	return st.commit != st.appliedCommit || st.appliedGen != p.cs.Generation || !st.applyComplete ||
+	return st.commit != st.appliedCommit || st.appliedGen != p.cs.Generation || !st.applyComplete || !st.pruneComplete ||
 		len(st.records) == 0 && len(st.objects.Objects) > 0 ||
 		p.cs.Annotations[v1alpha1.ReconcileRequestAnnotation] != p.cs.Status.LastHandledReconcileAt
 }

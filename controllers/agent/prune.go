@@ -18,6 +18,7 @@ func (r *Reconciler) reconcilePrune(ctx context.Context, p *pass) error {
 		return nil
 	}
 	st, pol := p.st, p.cs.Spec.ApplyPolicy
+	st.pruneComplete = true
 	if len(st.objects.Errors) > 0 {
 		p.pruneSkipped = "not pruning: some files of the commit could not be read"
 		return nil
@@ -62,6 +63,7 @@ func (r *Reconciler) reconcilePrune(ctx context.Context, p *pass) error {
 		case v1alpha1.ActionPruned:
 			pruned = append(pruned, res.Key.String())
 		case v1alpha1.ActionFailed:
+			st.pruneComplete = false
 			failed = append(failed, res.Key.String()+": "+res.Message)
 			if isTransient(res.Err) && p.transient == nil {
 				p.transient = res.Err

@@ -48,6 +48,7 @@ type syncState struct {
 	appliedAt       time.Time // last time an apply changed something (health timeout base)
 	lastAppliedTime time.Time
 	applyComplete   bool // the last full apply of commit left nothing failed or refused
+	pruneComplete   bool // the last prune deleted everything it had to
 	records         map[manifest.Key]*record
 	results         map[manifest.Key]apply.Result // last result per object (full apply, prune)
 	inventory       map[manifest.Key]v1alpha1.ObjectReference
