@@ -48,10 +48,7 @@ func TestFetchShallowThenIncremental(t *testing.T) {
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// Untracked and modified files in the work tree are overwritten.
-	if err := os.WriteFile(filepath.Join(dir, "untracked.txt"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// Modified files in the work tree are restored.
 	if err := os.WriteFile(filepath.Join(dir, "keep", "b.yaml"), []byte("edited"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -158,5 +155,80 @@ func TestLsRemote(t *testing.T) {
 	}
 	if _, err := LsRemote(context.Background(), url, "env/none", nil); !errors.Is(err, ErrBranchNotFound) {
 		t.Fatalf("LsRemote(env/none) = %v, want ErrBranchNotFound", err)
+	}
+}
+
+func TestFetchWorkTreeTypesAndRepairs(t *testing.T) {
+	ctx := context.Background()
+	_, url := newBareRepo(t)
+	work := filepath.Join(t.TempDir(), "work")
+	gitCmd(t, "", "init", "-q", "-b", "main", work)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(work, "charts", "app"), 0o755))
+	must(os.WriteFile(filepath.Join(work, "charts", "app", "Chart.yaml"), []byte("name: app\n"), 0o644))
+	must(os.WriteFile(filepath.Join(work, "run.sh"), []byte("#!/bin/sh\n"), 0o755))
+	must(os.Symlink("charts/app", filepath.Join(work, "current")))
+	must(os.WriteFile(filepath.Join(work, "x"), []byte("file"), 0o644))
+	gitCmd(t, work, "add", "-A")
+	gitCmd(t, work, "commit", "-q", "-m", "one")
+	gitCmd(t, work, "push", "-q", url, "HEAD:refs/heads/main")
+
+	dir := t.TempDir()
+	if _, err := Fetch(ctx, FetchOptions{URL: url, Branch: "main", Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if target, err := os.Readlink(filepath.Join(dir, "current")); err != nil || target != "charts/app" {
+		t.Fatalf("symlink current -> %q, %v; want charts/app", target, err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "run.sh")); err != nil || fi.Mode().Perm()&0o100 == 0 {
+		t.Fatalf("run.sh mode = %v, %v; want executable", fi.Mode(), err)
+	}
+
+	// Local damage is repaired: a same-size edit, a deletion.
+	must(os.WriteFile(filepath.Join(dir, "charts", "app", "Chart.yaml"), []byte("name: bad\n"), 0o644))
+	must(os.Chtimes(filepath.Join(dir, "charts", "app", "Chart.yaml"), time.Now().Add(time.Hour), time.Now().Add(time.Hour)))
+	must(os.Remove(filepath.Join(dir, "run.sh")))
+	if _, err := Fetch(ctx, FetchOptions{URL: url, Branch: "main", Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	got := readDirFiles(t, dir)
+	if diff := cmp.Diff(map[string]string{"charts/app/Chart.yaml": "name: app\n", "run.sh": "#!/bin/sh\n", "x": "file"}, got); diff != "" {
+		t.Fatalf("repaired work tree (-want +got):\n%s", diff)
+	}
+	// Untracked files survive an incremental fetch, and go when the work tree is
+	// re-listed (here: its record is lost).
+	must(os.MkdirAll(filepath.Join(dir, "extra", "deep"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, "extra", "deep", "f"), nil, 0o644))
+	must(os.Remove(filepath.Join(dir, ".git", manifestFile)))
+	if _, err := Fetch(ctx, FetchOptions{URL: url, Branch: "main", Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "extra")); !os.IsNotExist(err) {
+		t.Fatalf("extra folder still there after a full re-list: %v", err)
+	}
+
+	// A file becomes a folder and a folder a file; the symlink goes away.
+	must(os.Remove(filepath.Join(work, "x")))
+	must(os.MkdirAll(filepath.Join(work, "x"), 0o755))
+	must(os.WriteFile(filepath.Join(work, "x", "inner"), []byte("in"), 0o644))
+	must(os.RemoveAll(filepath.Join(work, "charts")))
+	must(os.WriteFile(filepath.Join(work, "charts"), []byte("now a file"), 0o644))
+	must(os.Remove(filepath.Join(work, "current")))
+	gitCmd(t, work, "add", "-A")
+	gitCmd(t, work, "commit", "-q", "-m", "two")
+	gitCmd(t, work, "push", "-q", url, "HEAD:refs/heads/main")
+	if _, err := Fetch(ctx, FetchOptions{URL: url, Branch: "main", Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"charts": "now a file", "run.sh": "#!/bin/sh\n", "x/inner": "in"}, readDirFiles(t, dir)); diff != "" {
+		t.Fatalf("work tree after type changes (-want +got):\n%s", diff)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "current")); !os.IsNotExist(err) {
+		t.Fatalf("symlink still there: %v", err)
 	}
 }

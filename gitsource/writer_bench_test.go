@@ -103,3 +103,50 @@ func BenchmarkWriter(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkFetch measures Fetch of the 10,002-file branch: a cold shallow clone, and an
+// incremental fetch + hard reset after a one-cluster change:
+//
+//	go test ./gitsource -run '^$' -bench BenchmarkFetch -benchtime 3x
+func BenchmarkFetch(b *testing.B) {
+	ctx := context.Background()
+	_, url := newBareRepo(b)
+	w := NewWriter()
+	if _, err := w.Write(ctx, writeReq(url, "env/dev", fleetTree(1000, 10, -1, 0))); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("cold-clone-10k-files", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := Fetch(ctx, FetchOptions{URL: url, Branch: "env/dev", Dir: b.TempDir()}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	dir := b.TempDir()
+	if _, err := Fetch(ctx, FetchOptions{URL: url, Branch: "env/dev", Dir: dir}); err != nil {
+		b.Fatal(err)
+	}
+	gen := 0
+	b.Run("incremental-one-cluster-change", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			gen++
+			res, err := w.Write(ctx, writeReq(url, "env/dev", fleetTree(1000, 10, gen%1000, gen)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			co, err := Fetch(ctx, FetchOptions{URL: url, Branch: "env/dev", Dir: dir})
+			if err != nil || co.Commit != res.Commit {
+				b.Fatal(co, err)
+			}
+		}
+	})
+	b.Run("unchanged", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := Fetch(ctx, FetchOptions{URL: url, Branch: "env/dev", Dir: dir}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
