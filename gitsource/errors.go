@@ -59,8 +59,10 @@ type classifiedError struct {
 	err      error
 }
 
+// Error returns the redacted message.
 func (e *classifiedError) Error() string { return e.msg }
 
+// Unwrap returns the sentinel (if any) and the cause.
 func (e *classifiedError) Unwrap() []error {
 	if e.sentinel == nil {
 		return []error{e.err}

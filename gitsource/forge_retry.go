@@ -58,6 +58,7 @@ type retryTransport struct {
 	now    func() time.Time
 }
 
+// RoundTrip sends req, retrying as the policy says; the body is replayed with GetBody.
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	delay := t.policy.BaseDelay
