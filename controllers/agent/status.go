@@ -104,7 +104,8 @@ func (r *Reconciler) finish(ctx context.Context, p *pass, err error) (ctrl.Resul
 		cs.Status.ObservedGeneration = cs.Generation
 	}
 	r.transitionEvents(p, conds)
-	if !equality.Semantic.DeepEqual(p.orig.Status, cs.Status) {
+	changed := !equality.Semantic.DeepEqual(p.orig.Status, cs.Status)
+	if changed {
 		if perr := r.Client.Status().Patch(ctx, cs, client.MergeFrom(p.orig)); perr != nil {
 			ctrl.LoggerFrom(ctx).Error(perr, "patching the status")
 			if err == nil {
@@ -113,6 +114,8 @@ func (r *Reconciler) finish(ctx context.Context, p *pass, err error) (ctrl.Resul
 		}
 	}
 	observeConditions(st.nn, cs)
+	ctrl.LoggerFrom(ctx).V(1).Info("pass done", "duration", r.Clock.Since(p.now).String(), "applied", p.applied,
+		"fetched", p.fetched, "drifted", len(st.drifted), "statusWritten", changed)
 
 	if err == nil && p.transient != nil {
 		// The API server is unreachable or busy: retry with backoff.
