@@ -2,6 +2,8 @@ package render
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -343,4 +345,22 @@ func (s *Source) applyOverrides(rules []*rule, c *Cluster, rd *rendered, base []
 		}
 	}
 	return out, nil
+}
+
+// ContentKey identifies what the loaded source renders from: the content hash of the
+// chart (or archive), kustomization tree or manifest folder, and for Helm the merged
+// valuesFiles and values. Two Loads with the same ContentKey, spec and cluster render the
+// same objects, so callers can reuse a render across revisions that did not touch it.
+func (s *Source) ContentKey() string {
+	switch {
+	case s.helm != nil:
+		values, _ := json.Marshal(s.helm.values)
+		sum := sha256.Sum256(values)
+		return "helm:" + s.helm.hash + ":" + hex.EncodeToString(sum[:])
+	case s.kust != nil:
+		return "kustomize:" + s.kust.hash
+	case s.dir != nil:
+		return "directory:" + s.dir.hash
+	}
+	return ""
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -97,16 +96,25 @@ func (b *Branch) Desired(current map[string][]byte, source SourceRef, versions V
 	return out
 }
 
-// revisionAnnotation matches the provenance annotation line of a canonical YAML object.
-var revisionAnnotation = regexp.MustCompile(`(?m)^(\s*` + regexp.QuoteMeta(fleetv1alpha1.SourceRevisionAnnotation) + `:) .*$`)
+// revisionKey is the provenance annotation's key as it starts its line in canonical YAML.
+var revisionKey = []byte(fleetv1alpha1.SourceRevisionAnnotation + ": ")
 
-// sameButRevision reports whether two rendered files differ at most in their
+// sameButRevision reports whether two rendered files differ at most in the value of their
 // source-revision annotation.
 func sameButRevision(a, b []byte) bool {
 	if bytes.Equal(a, b) {
 		return true
 	}
-	return bytes.Equal(revisionAnnotation.ReplaceAll(a, []byte("$1")), revisionAnnotation.ReplaceAll(b, []byte("$1")))
+	ia, ib := bytes.Index(a, revisionKey), bytes.Index(b, revisionKey)
+	if ia < 0 || ia != ib || !bytes.Equal(a[:ia], b[:ib]) {
+		return false
+	}
+	restA, restB := a[ia+len(revisionKey):], b[ib+len(revisionKey):]
+	ea, eb := bytes.IndexByte(restA, '\n'), bytes.IndexByte(restB, '\n')
+	if ea < 0 || eb < 0 {
+		return false
+	}
+	return bytes.Equal(restA[ea:], restB[eb:])
 }
 
 func clusterDigests(files map[string][]byte, pairs []Pair) map[string]ClusterMetadata {

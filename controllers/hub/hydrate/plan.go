@@ -35,6 +35,8 @@ type Fleet struct {
 	Now time.Time
 	// Workers bounds concurrent renders; 0 means GOMAXPROCS.
 	Workers int
+	// Memo, when set, reuses the renders of earlier passes whose inputs did not change.
+	Memo *Memo
 }
 
 // Revision is the dry revision as status and annotations show it.
@@ -107,16 +109,19 @@ func Hydrate(ctx context.Context, f *Fleet, r *render.Renderer) *Plan {
 		cp  *ClusterPlan
 		src *render.Source
 		rc  render.Cluster
+		key string
 	}
 	var jobs []job
 	type load struct {
-		pp  *PlacementPlan
-		in  render.Input
-		src *render.Source
-		err error
+		pp   *PlacementPlan
+		keys placementKeys
+		in   render.Input
+		src  *render.Source
+		err  error
 	}
 	var loads []*load
 	snapshot := scheduler.NewFleet(f.Clusters)
+	facts := map[string]string{}
 	for i := range f.Placements {
 		p := &f.Placements[i]
 		pp := &PlacementPlan{Placement: p, Clusters: map[string]*ClusterPlan{}}
@@ -137,8 +142,9 @@ func Hydrate(ctx context.Context, f *Fleet, r *render.Renderer) *Plan {
 			continue
 		}
 		pp.Schedule = res
-		loads = append(loads, &load{pp: pp, in: render.Input{Root: f.Root, Placement: p.Name, Spec: &p.Spec,
-			Overrides: matchingOverrides(p, f.Overrides), SourceRevision: f.Revision()}})
+		overrides := matchingOverrides(p, f.Overrides)
+		loads = append(loads, &load{pp: pp, keys: newPlacementKeys(p, overrides), in: render.Input{Root: f.Root, Placement: p.Name, Spec: &p.Spec,
+			Overrides: overrides, SourceRevision: f.Revision()}})
 	}
 	workers := f.Workers
 	if workers <= 0 {
@@ -171,14 +177,32 @@ func Hydrate(ctx context.Context, f *Fleet, r *render.Renderer) *Plan {
 			if n, ok := l.pp.Schedule.Replicas[name]; ok {
 				replicas = &n
 			}
-			jobs = append(jobs, job{pp: l.pp, cp: cp, src: l.src, rc: ClusterFacts(mc, replicas)})
+			rc := ClusterFacts(mc, replicas)
+			fh, ok := facts[name]
+			if !ok {
+				fh = factsHash(rc)
+				facts[name] = fh
+			}
+			jobs = append(jobs, job{pp: l.pp, cp: cp, src: l.src, rc: rc, key: l.keys.pairKey(l.src.ContentKey(), rc, fh)})
 		}
 	}
+	pass := f.Memo.nextPass()
 	parallel(len(jobs), workers, func(i int) {
-		if j := jobs[i]; j.src != nil {
-			j.cp.Objects, j.cp.Err = j.src.Render(ctx, j.rc)
+		j := jobs[i]
+		if j.src == nil {
+			return
+		}
+		pair := j.pp.Placement.Namespace + "/" + j.pp.Placement.Name + "/" + j.cp.Cluster
+		if objs, ok := f.Memo.get(pair, j.key, pass); ok {
+			j.cp.Objects = objs
+			return
+		}
+		j.cp.Objects, j.cp.Err = j.src.Render(ctx, j.rc)
+		if j.cp.Err == nil {
+			f.Memo.put(pair, j.key, j.cp.Objects, pass)
 		}
 	})
+	f.Memo.sweep(pass)
 
 	for _, j := range jobs {
 		b := plan.branch(j.cp.Branch, j.cp.Stage)
