@@ -268,7 +268,8 @@ func checkService(t *testing.T, dir string, objs []*unstructured.Unstructured, s
 // flag.String("name", ...) or flag.StringVar(&v, "name", ...).
 var flagName = regexp.MustCompile(`flag\.[A-Za-z0-9]+\((?:&[A-Za-z0-9_.]+,\s*)?"([a-z0-9-]+)"`)
 
-// definedFlags returns the flags that cmd/<command>/main.go defines.
+// definedFlags returns the flags that cmd/<command>/main.go defines, with the standard
+// flag package or through controller-runtime's zap options.
 func definedFlags(t *testing.T, root, command string) map[string]bool {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join(root, "cmd", command, "main.go"))
@@ -281,6 +282,12 @@ func definedFlags(t *testing.T, root, command string) map[string]bool {
 	}
 	if len(out) == 0 {
 		t.Fatalf("no flag definitions found in cmd/%s/main.go", command)
+	}
+	// controller-runtime's zap.Options.BindFlags adds the logging flags.
+	if strings.Contains(string(src), ".BindFlags(flag.CommandLine)") {
+		for _, f := range []string{"zap-devel", "zap-encoder", "zap-log-level", "zap-stacktrace-level", "zap-time-encoding"} {
+			out[f] = true
+		}
 	}
 	return out
 }
