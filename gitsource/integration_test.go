@@ -226,4 +226,12 @@ func TestIntegrationSSH(t *testing.T) {
 	if _, err := Fetch(ctx, FetchOptions{URL: sshURL, Branch: "env/none", Auth: auth, Dir: t.TempDir()}); !errors.Is(err, ErrBranchNotFound) {
 		t.Fatalf("Fetch(ssh, missing branch) = %v, want ErrBranchNotFound", err)
 	}
+	// The writer pushes over SSH too.
+	res, err := NewWriter().Write(ctx, WriteRequest{URL: sshURL, Auth: auth, Branch: "env/dev", Scope: []string{"clusters/b/"}, Files: files("clusters/b/y.yaml", "y")})
+	if err != nil || !res.Committed {
+		t.Fatalf("Write(ssh) = %+v, %v", res, err)
+	}
+	if diff := cmp.Diff(map[string]string{"clusters/a/x.yaml": "x", "clusters/b/y.yaml": "y"}, remoteFiles(t, bare, "env/dev")); diff != "" {
+		t.Fatalf("branch after Write(ssh) (-want +got):\n%s", diff)
+	}
 }

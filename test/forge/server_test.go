@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -267,5 +269,54 @@ func TestWebhookDelivery(t *testing.T) {
 	resp, err := DeliverWebhook(context.Background(), recv.URL, []byte("wrong"), "ping", map[string]any{"zen": "x"})
 	if err != nil || resp.StatusCode != 401 {
 		t.Fatalf("DeliverWebhook(wrong secret) = %v, %v; want 401", resp, err)
+	}
+}
+
+func TestUseGitDir(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@e", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@e", "GIT_CONFIG_GLOBAL=/dev/null")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	run("init", "-q", "-b", "env/prod")
+	run("commit", "-q", "--allow-empty", "-m", "one")
+	base := run("rev-parse", "HEAD")
+	run("checkout", "-q", "-b", "gitfleet/promote/prod")
+	run("commit", "-q", "--allow-empty", "-m", "two")
+	head := run("rev-parse", "HEAD")
+
+	s := NewServer(t)
+	s.AddRepo("o/r", nil)
+	s.UseGitDir("o/r", dir)
+	if code, _, _ := call(t, s, "POST", "/repos/o/r/pulls", Token, map[string]any{"title": "t", "head": "gitfleet/promote/prod", "base": "env/staging"}); code != 422 {
+		t.Fatalf("PR into a branch missing from the git dir = %d, want 422", code)
+	}
+	code, out, _ := call(t, s, "POST", "/repos/o/r/pulls", Token, map[string]any{"title": "t", "head": "gitfleet/promote/prod", "base": "env/prod"})
+	if code != 201 || out.(map[string]any)["head"].(map[string]any)["sha"] != head {
+		t.Fatalf("PR = %d %v, want 201 with head %s", code, out, head)
+	}
+	if code, _, _ := call(t, s, "POST", "/repos/o/r/statuses/"+strings.Repeat("c", 40), Token, map[string]any{"state": "success"}); code != 422 {
+		t.Fatalf("status on a commit missing from the git dir = %d, want 422", code)
+	}
+	if code, _, _ := call(t, s, "POST", "/repos/o/r/statuses/"+base, Token, map[string]any{"state": "success"}); code != 201 {
+		t.Fatalf("status on a known commit = %d, want 201", code)
+	}
+	var merged PullRequest
+	s.OnMerge(func(repo string, pr PullRequest) (string, error) {
+		merged = pr
+		return strings.Repeat("d", 40), nil
+	})
+	if code, out, _ := call(t, s, "PUT", "/repos/o/r/pulls/1/merge", Token, map[string]any{"sha": head}); code != 200 || out.(map[string]any)["sha"] != strings.Repeat("d", 40) {
+		t.Fatalf("merge = %d %v", code, out)
+	}
+	if merged.Number != 1 || merged.HeadSHA != head {
+		t.Fatalf("OnMerge got %+v", merged)
 	}
 }
