@@ -19,8 +19,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
@@ -42,17 +44,27 @@ type hubEnv struct {
 
 func startHub(t *testing.T) *hubEnv {
 	t.Helper()
+	return startHubWith(t, "testdata/fleet", hub.Options{})
+}
+
+// startHubWith starts a hub whose fleet config repo is seeded from seed, with opts (its
+// DataDir and Clock are set here).
+func startHubWith(t *testing.T, seed string, opts hub.Options) *hubEnv {
+	t.Helper()
 	cl := envtest.StartForTest(t, envtest.Options{Name: "hub", AddToScheme: []func(*runtime.Scheme) error{fleetv1alpha1.AddToScheme}})
 	gs := gitserver.StartForTest(t, gitserver.Options{})
-	if err := gs.SeedRepo("fleet", "testdata/fleet"); err != nil {
+	if err := gs.SeedRepo("fleet", seed); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	mgr, err := ctrl.NewManager(cl.Config, ctrl.Options{Scheme: cl.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+	// Several tests start a hub in one process: the controllers' names repeat.
+	mgr, err := ctrl.NewManager(cl.Config, ctrl.Options{Scheme: cl.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := hub.Setup(ctx, mgr, hub.Options{DataDir: t.TempDir(), Clock: clock.RealClock{}}); err != nil {
+	opts.DataDir, opts.Clock = t.TempDir(), clock.RealClock{}
+	if err := hub.Setup(ctx, mgr, opts); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,6 +50,25 @@ type HydrationReconciler struct {
 	// PipelineEvents, when set, receives the namespace's Pipelines after a pass moved a
 	// branch (the Pipeline controller watches it).
 	PipelineEvents chan<- event.GenericEvent
+
+	memosMu sync.Mutex
+	memos   map[types.NamespacedName]*hydrate.Memo
+}
+
+// memo returns the render memo of one source: a pass re-renders only the pairs whose
+// inputs changed since the previous pass.
+func (r *HydrationReconciler) memo(src types.NamespacedName) *hydrate.Memo {
+	r.memosMu.Lock()
+	defer r.memosMu.Unlock()
+	if r.memos == nil {
+		r.memos = map[types.NamespacedName]*hydrate.Memo{}
+	}
+	m := r.memos[src]
+	if m == nil {
+		m = hydrate.NewMemo()
+		r.memos[src] = m
+	}
+	return m
 }
 
 var _ reconcile.Reconciler = (*HydrationReconciler)(nil)
@@ -161,7 +181,7 @@ func (r *HydrationReconciler) loadFleet(ctx context.Context, src *fleetv1alpha1.
 		Root:      r.Snapshots.Path(src.Namespace, src.Name, sha),
 		SourceURL: gitsource.RedactURL(src.Spec.URL), SourceBranch: src.Spec.Branch, SourceCommit: sha,
 		Placements: live, Overrides: overrides.Items, Pipelines: pipelines.Items, Clusters: clusters.Items,
-		Now: r.Clock.Now(),
+		Now: r.Clock.Now(), Memo: r.memo(client.ObjectKeyFromObject(src)),
 	}, nil
 }
 
@@ -225,9 +245,11 @@ type revisionPlan struct {
 	err   error
 }
 
-// planAt hydrates the fleet at an older revision, for the later stages that hold it. The
-// hub objects (placements, overrides, clusters) are today's; the sources they render (the
-// charts, kustomizations and files of the fleet config repo) are the revision's.
+// planAt hydrates the fleet at an older revision, for the later stages that hold it: the
+// revision's sources (charts, kustomizations, files) and, when the source has a fleetPath,
+// the revision's Placements and Overrides, so that neither an app change nor a placement
+// or override change reaches a stage before it is promoted. MemberClusters and Pipelines
+// are today's (they are facts about the fleet, not content of a release).
 func (r *HydrationReconciler) planAt(ctx context.Context, src *fleetv1alpha1.GitSource, head *hydrate.Fleet, rev string) *revisionPlan {
 	root, err := r.Snapshots.Require(src.Namespace, src.Name, rev)
 	if err != nil {
@@ -235,7 +257,38 @@ func (r *HydrationReconciler) planAt(ctx context.Context, src *fleetv1alpha1.Git
 	}
 	f := *head
 	f.Root, f.SourceCommit = root, rev
+	if src.Spec.FleetPath != "" {
+		at, err := hydrate.LoadFleetDir(root, src.Spec.FleetPath)
+		if err != nil {
+			return &revisionPlan{err: fmt.Errorf("fleet objects of revision %s: %w", short(rev), err)}
+		}
+		f.Placements = placementsAt(src, at.Placements, head.Placements)
+		f.Overrides = at.Overrides
+		for i := range f.Overrides {
+			f.Overrides[i].Namespace = src.Namespace
+		}
+	}
 	return &revisionPlan{fleet: &f, plan: hydrate.Hydrate(ctx, &f, r.Renderer)}
+}
+
+// placementsAt returns the placements of src as a revision declares them, with the live
+// placements' status (their current decisions keep scheduling stable), sorted by name.
+func placementsAt(src *fleetv1alpha1.GitSource, declared, live []fleetv1alpha1.Placement) []fleetv1alpha1.Placement {
+	status := map[string]fleetv1alpha1.PlacementStatus{}
+	for _, p := range live {
+		status[p.Name] = p.Status
+	}
+	var out []fleetv1alpha1.Placement
+	for _, p := range declared {
+		if p.Spec.SourceRef.Name != src.Name {
+			continue
+		}
+		p.Namespace = src.Namespace
+		p.Status = status[p.Name]
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // notifyPipelines wakes the Pipeline controller for the pipelines of the namespace when a

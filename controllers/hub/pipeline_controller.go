@@ -255,27 +255,48 @@ func (r *PipelineReconciler) observeStages(ctx context.Context, p *pipelinePass)
 }
 
 // readStageBranch returns the head of a stage branch and the dry revision its
-// gitfleet.json names; both empty when the branch does not exist yet.
+// gitfleet.json names; both empty when the branch does not exist yet. The head is read
+// again after the file, so that a commit landing in between is never paired with the
+// revision of another.
 func (r *PipelineReconciler) readStageBranch(ctx context.Context, p *pipelinePass, branch string, old fleetv1alpha1.StageStatus) (string, string, error) {
-	head, err := gitsource.LsRemote(ctx, p.url, branch, p.auth)
-	if errors.Is(err, gitsource.ErrBranchNotFound) {
-		return "", "", nil
-	}
-	if err != nil {
-		return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading head of %s: %w", branch, err))
+	head, err := r.lsRemote(ctx, p, branch)
+	if err != nil || head == "" {
+		return "", "", err
 	}
 	if head == old.RenderedCommit && old.CurrentRevision != "" {
 		return head, old.CurrentRevision, nil
 	}
-	files, err := r.Writer.ReadTree(ctx, p.url, branch, p.auth, hydrate.MetadataFile)
-	if err != nil {
-		return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s of %s: %w", hydrate.MetadataFile, branch, err))
+	for range 3 {
+		files, err := r.Writer.ReadTree(ctx, p.url, branch, p.auth, hydrate.MetadataFile)
+		if err != nil {
+			return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s of %s: %w", hydrate.MetadataFile, branch, err))
+		}
+		meta, err := parseMetadata(files[hydrate.MetadataFile])
+		if err != nil {
+			return "", "", fmt.Errorf("%s of %s: %w", hydrate.MetadataFile, branch, err)
+		}
+		again, err := r.lsRemote(ctx, p, branch)
+		if err != nil {
+			return "", "", err
+		}
+		if again == head {
+			return head, meta.Source.Commit, nil
+		}
+		head = again
 	}
-	meta, err := parseMetadata(files[hydrate.MetadataFile])
-	if err != nil {
-		return "", "", fmt.Errorf("%s of %s: %w", hydrate.MetadataFile, branch, err)
+	return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("%s moves too fast to be read; retrying", branch))
+}
+
+// lsRemote returns the head of branch, "" when it does not exist.
+func (r *PipelineReconciler) lsRemote(ctx context.Context, p *pipelinePass, branch string) (string, error) {
+	head, err := gitsource.LsRemote(ctx, p.url, branch, p.auth)
+	if errors.Is(err, gitsource.ErrBranchNotFound) {
+		return "", nil
 	}
-	return head, meta.Source.Commit, nil
+	if err != nil {
+		return "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading head of %s: %w", branch, err))
+	}
+	return head, nil
 }
 
 // stageClusters sorts the namespace's MemberClusters into the pipeline's stages (a cluster

@@ -83,8 +83,8 @@ func clusterHealth(clusters []*fleetv1alpha1.MemberCluster, head string) stageHe
 }
 
 // nextHealthySince is when the stage became healthy for its current head: kept from the
-// last pass while the head is the same and the stage stays healthy, now when it just
-// became healthy, nil when it is not.
+// last pass while the head is the same and the stage stays healthy, now (rounded up to a
+// second) when it just became healthy, nil when it is not.
 func nextHealthySince(old fleetv1alpha1.StageStatus, head string, h stageHealth, now time.Time) *metav1.Time {
 	if !h.AllHealthy() {
 		return nil
@@ -92,8 +92,17 @@ func nextHealthySince(old fleetv1alpha1.StageStatus, head string, h stageHealth,
 	if old.HealthySince != nil && old.RenderedCommit == head {
 		return old.HealthySince
 	}
-	t := metav1.NewTime(now)
+	// Status keeps whole seconds: round up, so that a soak is never cut short.
+	t := metav1.NewTime(ceilSecond(now))
 	return &t
+}
+
+// ceilSecond rounds t up to a whole second.
+func ceilSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
 }
 
 // gateOutcome is the evaluation of a stage's gates for one candidate revision.

@@ -63,16 +63,23 @@ func TestNextHealthySince(t *testing.T) {
 		old    fleetv1alpha1.StageStatus
 		head   string
 		health stageHealth
+		now    time.Time
 		want   *metav1.Time
 	}{
 		"unhealthy":                 {old: fleetv1alpha1.StageStatus{HealthySince: &earlier, RenderedCommit: "h"}, head: "h", health: stageHealth{Total: 1}, want: nil},
 		"stays healthy on the head": {old: fleetv1alpha1.StageStatus{HealthySince: &earlier, RenderedCommit: "h"}, head: "h", health: healthy, want: &earlier},
 		"new head restarts":         {old: fleetv1alpha1.StageStatus{HealthySince: &earlier, RenderedCommit: "old"}, head: "h", health: healthy, want: ptr.To(metav1.NewTime(t0))},
 		"just became healthy":       {old: fleetv1alpha1.StageStatus{RenderedCommit: "h"}, head: "h", health: healthy, want: ptr.To(metav1.NewTime(t0))},
+		"rounded up to a second": {old: fleetv1alpha1.StageStatus{RenderedCommit: "h"}, head: "h", health: healthy, now: t0.Add(-999 * time.Millisecond),
+			want: ptr.To(metav1.NewTime(t0))},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := nextHealthySince(tc.old, tc.head, tc.health, t0)
+			now := t0
+			if !tc.now.IsZero() {
+				now = tc.now
+			}
+			got := nextHealthySince(tc.old, tc.head, tc.health, now)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("nextHealthySince() (-want +got):\n%s", diff)
 			}
