@@ -67,6 +67,12 @@ type WriteRequest struct {
 	// BaseBranch, when Branch does not exist yet, is the branch it starts from; empty
 	// starts Branch as an orphan (no parent).
 	BaseBranch string
+	// ResetToBase builds the commit on BaseBranch's head even when Branch exists, and
+	// replaces Branch with it: for pull request branches (gitfleet/promote/<stage>) that
+	// must be rebuilt on a moved base. The push is still guarded by Branch's expected old
+	// value (a lease), so a concurrent update is never overwritten. Never set it for an
+	// environment branch.
+	ResetToBase bool
 	// Scope is the set of paths the writer owns; empty means everything.
 	Scope []string
 	// Files is the desired content of Scope, path to bytes. Ignored when Update is set.
@@ -150,8 +156,9 @@ var ErrConflict = errors.New("the branch kept moving: push rejected on every att
 var errStale = errors.New("remote branch moved")
 
 // Write builds and pushes one commit as described by req (see WriteRequest). It never
-// force-pushes: when the branch moved since it was read, the commit is rebuilt on the new
-// head and pushed again, with backoff, up to MaxAttempts times. Errors are classified like
+// force-pushes (ResetToBase replaces a branch only under a lease): when the branch moved
+// since it was read, the commit is rebuilt on the new head and pushed again, with
+// backoff, up to MaxAttempts times. Errors are classified like
 // Fetch's (ErrAuthentication, ErrBranchNotFound for a missing BaseBranch, ErrUnreachable)
 // and wrap ErrConflict when the attempts ran out.
 func (w *Writer) Write(ctx context.Context, req WriteRequest) (*WriteResult, error) {
@@ -160,6 +167,9 @@ func (w *Writer) Write(ctx context.Context, req WriteRequest) (*WriteResult, err
 	}
 	if req.Files == nil && req.Update == nil {
 		return nil, errors.New("write: one of Files and Update is required")
+	}
+	if req.ResetToBase && req.BaseBranch == "" {
+		return nil, errors.New("write: ResetToBase needs BaseBranch")
 	}
 	scope, err := normalizeScope(req.Scope)
 	if err != nil {
@@ -340,11 +350,14 @@ func (c *branchCache) attempt(ctx context.Context, req WriteRequest, scope []str
 	if err != nil {
 		return nil, classify(op, req.URL, err)
 	}
-	var parent plumbing.Hash
+	var parent, current plumbing.Hash
 	var parentBranch string
-	exists := false
-	if h, ok := heads[req.Branch]; ok {
-		parent, parentBranch, exists = h, req.Branch, true
+	cur, exists := heads[req.Branch]
+	if exists {
+		current = cur
+	}
+	if exists && !req.ResetToBase {
+		parent, parentBranch = cur, req.Branch
 	} else if req.BaseBranch != "" {
 		h, ok := heads[req.BaseBranch]
 		if !ok {
@@ -383,6 +396,10 @@ func (c *branchCache) attempt(ctx context.Context, req WriteRequest, scope []str
 	}
 
 	res := &WriteResult{Tree: tree.String(), Created: !exists}
+	if exists && req.ResetToBase && c.sameCommitOn(ctx, req.Branch, current, parent, tree, am) {
+		res.Commit = current.String()
+		return res, nil // the branch already holds this tree on this base
+	}
 	newHead := parent
 	if tree != baseTree || parent.IsZero() {
 		if newHead, err = c.commit(req, tree, parent); err != nil {
@@ -391,20 +408,33 @@ func (c *branchCache) attempt(ctx context.Context, req WriteRequest, scope []str
 		res.Committed = true
 	}
 	res.Commit = newHead.String()
-	if exists && newHead == parent {
+	if exists && newHead == current {
+		res.Committed = false
 		return res, nil // nothing changed
 	}
-	var expected plumbing.Hash
-	if exists {
-		expected = parent
-	}
-	if err := c.push(ctx, req.Branch, expected, newHead, am); err != nil {
+	// The push replaces current (ZeroHash: the branch must not exist); with ResetToBase
+	// the new head need not descend from it.
+	replace := exists && req.ResetToBase
+	if err := c.push(ctx, req.Branch, current, newHead, replace, am); err != nil {
 		if errors.Is(err, errStale) {
 			return nil, err
 		}
 		return nil, classify(op, req.URL, err)
 	}
 	return res, nil
+}
+
+// sameCommitOn reports whether commit (the head of branch) is base itself with tree, or a
+// commit with tree whose only parent is base.
+func (c *branchCache) sameCommitOn(ctx context.Context, branch string, commit, base, tree plumbing.Hash, am transport.AuthMethod) bool {
+	if c.ensure(ctx, branch, commit, am) != nil {
+		return false
+	}
+	co, err := object.GetCommit(c.st, commit)
+	if err != nil || co.TreeHash != tree {
+		return false
+	}
+	return commit == base || (len(co.ParentHashes) == 1 && co.ParentHashes[0] == base)
 }
 
 func (c *branchCache) commit(req WriteRequest, tree, parent plumbing.Hash) (plumbing.Hash, error) {
@@ -452,14 +482,19 @@ func FormatMessage(message string, trailers []Trailer) string {
 	return b.String()
 }
 
-// push updates refs/heads/branch from expected (ZeroHash: must not exist) to newHead. The
-// receiving server checks the old value under its ref lock, so a concurrent update makes
-// it fail; that failure, and a branch that moved since it was listed, return errStale.
-func (c *branchCache) push(ctx context.Context, branch string, expected, newHead plumbing.Hash, am transport.AuthMethod) error {
+// push updates refs/heads/branch from expected (ZeroHash: must not exist) to newHead; only
+// with replace may newHead not descend from expected. The receiving server checks the old
+// value under its ref lock, so a concurrent update makes it fail; that failure, and a
+// branch that moved since it was listed, return errStale.
+func (c *branchCache) push(ctx context.Context, branch string, expected, newHead plumbing.Hash, replace bool, am transport.AuthMethod) error {
 	ref := plumbing.NewBranchReferenceName(branch)
+	spec := newHead.String() + ":" + ref.String()
+	if replace {
+		spec = "+" + spec // still guarded by the expected old value below and on the server
+	}
 	po := &git.PushOptions{
 		RemoteName: git.DefaultRemoteName,
-		RefSpecs:   []config.RefSpec{config.RefSpec(newHead.String() + ":" + ref.String())},
+		RefSpecs:   []config.RefSpec{config.RefSpec(spec)},
 		Auth:       am,
 	}
 	if !expected.IsZero() {

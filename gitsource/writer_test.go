@@ -345,3 +345,57 @@ func TestWriteContextCancelled(t *testing.T) {
 		t.Fatalf("Write(cancelled ctx) = %v, want context.Canceled", err)
 	}
 }
+
+func TestWriteResetToBase(t *testing.T) {
+	ctx := context.Background()
+	dir, url := newBareRepo(t)
+	base1 := commitFiles(t, url, "env/prod", map[string][]byte{"a": []byte("1"), "hand": []byte("x")})
+	req := writeReq(url, "gitfleet/promote/prod", files("a", "2"))
+	req.BaseBranch, req.Scope = "env/prod", []string{"a"}
+	first, err := NewWriter().Write(ctx, req)
+	if err != nil || !first.Committed {
+		t.Fatalf("Write(promote) = %+v, %v", first, err)
+	}
+	// Someone pushes to env/prod by hand: the promotion branch is rebuilt on the new base.
+	base2 := commitFiles(t, url, "env/prod", map[string][]byte{"hand": []byte("y")})
+	req.ResetToBase = true
+	res, err := NewWriter().Write(ctx, req)
+	if err != nil || !res.Committed || res.Created {
+		t.Fatalf("Write(ResetToBase) = %+v, %v", res, err)
+	}
+	if parent := gitCmd(t, dir, "log", "-1", "--format=%P", "gitfleet/promote/prod"); parent != base2 {
+		t.Fatalf("promotion branch parent = %s, want the new base %s (old base %s)", parent, base2, base1)
+	}
+	if diff := cmp.Diff(map[string]string{"a": "2", "hand": "y"}, remoteFiles(t, dir, "gitfleet/promote/prod")); diff != "" {
+		t.Fatalf("promotion branch files (-want +got):\n%s", diff)
+	}
+	// Same content on the same base: nothing to do, even with another commit time.
+	req.Time = fixedTime.Add(time.Hour)
+	again, err := NewWriter().Write(ctx, req)
+	if err != nil || again.Committed || again.Commit != res.Commit {
+		t.Fatalf("repeated Write(ResetToBase) = %+v, %v; want no commit at %s", again, err, res.Commit)
+	}
+	req.BaseBranch = ""
+	if _, err := NewWriter().Write(ctx, req); err == nil {
+		t.Fatalf("Write(ResetToBase without BaseBranch) succeeded")
+	}
+}
+
+func TestDeleteBranch(t *testing.T) {
+	ctx := context.Background()
+	dir, url := newBareRepo(t)
+	sha := commitFiles(t, url, "gitfleet/promote/prod", map[string][]byte{"a": []byte("1")})
+	w := NewWriter()
+	if err := w.DeleteBranch(ctx, url, "gitfleet/promote/prod", nil, strings.Repeat("0", 40)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("DeleteBranch(wrong expected) = %v, want ErrConflict", err)
+	}
+	if err := w.DeleteBranch(ctx, url, "gitfleet/promote/prod", nil, sha); err != nil {
+		t.Fatalf("DeleteBranch() = %v", err)
+	}
+	if out := gitCmd(t, dir, "branch", "--list"); out != "" {
+		t.Fatalf("branches left: %q", out)
+	}
+	if err := w.DeleteBranch(ctx, url, "gitfleet/promote/prod", nil, ""); err != nil {
+		t.Fatalf("DeleteBranch(missing) = %v, want nil", err)
+	}
+}
