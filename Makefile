@@ -20,6 +20,11 @@ all: build
 build: ## Build gitfleet-hub, gitfleet-agent and the gitfleet CLI into bin/.
 	$(GO) build -o $(BIN)/ ./cmd/...
 
+.PHONY: demo
+demo: build ## The demo: hub + 3 member clusters + agents on this machine. DEMO_EXIT=1 exits with the story's result.
+	$(GO) build -o $(BIN)/gitfleet-demo ./test/demo/cmd/demo
+	$(BIN)/gitfleet-demo -bin $(BIN)
+
 ##@ Generation
 
 $(CONTROLLER_GEN):

@@ -1,0 +1,300 @@
+// Package demo runs gitfleet end to end on one machine, with no cluster, Docker or
+// network: a hub API server and three member API servers (kube-apiserver + etcd built by
+// package binaries), a git server holding a sample fleet config repo, the real
+// gitfleet-hub and one gitfleet-agent per member as separate processes, and a story of
+// steps that each wait for what the user should see. `make demo` and the end-to-end test
+// both run it.
+//
+// The member clusters are API servers only: no kube-controller-manager and no kubelet run
+// pods. The demo plays the controller-manager's part for Deployments (it sets their status
+// to available once they are applied), so that health and promotion gates behave as on a
+// real cluster.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/test/envtest"
+	"github.com/gitfleet/gitfleet/test/gitserver"
+)
+
+// Namespace is the hub's fleet namespace in the demo.
+const Namespace = "fleet-system"
+
+// AgentNamespace is where each member's agent and ClusterSync live.
+const AgentNamespace = "gitfleet-system"
+
+// Member is one member cluster of the demo.
+type Member struct {
+	Name, Stage string
+	Cluster     *envtest.Cluster
+}
+
+// Options configures a demo.
+type Options struct {
+	// BinDir holds gitfleet-hub and gitfleet-agent (make build puts them in bin/).
+	BinDir string
+	// LogDir receives the hub's and agents' logs; a new temp folder when empty.
+	LogDir string
+	// Out receives the progress output.
+	Out io.Writer
+	// Forge is "none" (a plain git server; prod is promoted automatically). Gitea is not
+	// wired into the demo yet.
+	Forge string
+}
+
+// Demo is a running demo.
+type Demo struct {
+	opts    Options
+	Hub     *envtest.Cluster
+	Members []Member
+	Git     *gitserver.Server
+	RepoURL string
+
+	procs  []*exec.Cmd
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Start brings everything up. The caller must call Stop, also when Start fails.
+func Start(ctx context.Context, opts Options) (*Demo, error) {
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Forge == "" {
+		opts.Forge = "none"
+	}
+	if opts.Forge != "none" {
+		return nil, fmt.Errorf("DEMO_FORGE=%s is not supported yet; use DEMO_FORGE=none", opts.Forge)
+	}
+	if opts.LogDir == "" {
+		dir, err := os.MkdirTemp("", "gitfleet-demo-")
+		if err != nil {
+			return nil, err
+		}
+		opts.LogDir = dir
+	}
+	d := &Demo{opts: opts}
+	ctx, d.cancel = context.WithCancel(ctx)
+	d.say("logs of the hub and agents go to %s", opts.LogDir)
+
+	d.say("starting 4 API servers (hub, dev-eu, staging-us, prod-eu) on 127.0.0.1...")
+	names := []string{"hub", "dev-eu", "staging-us", "prod-eu"}
+	stages := map[string]string{"dev-eu": "dev", "staging-us": "staging", "prod-eu": "prod"}
+	clusters, err := envtest.StartMany(ctx, envtest.Options{AddToScheme: []func(*runtime.Scheme) error{fleetv1alpha1.AddToScheme}}, names...)
+	if err != nil {
+		return d, fmt.Errorf("starting API servers: %w", err)
+	}
+	d.Hub = clusters[0]
+	for i, c := range clusters[1:] {
+		d.Members = append(d.Members, Member{Name: names[i+1], Stage: stages[names[i+1]], Cluster: c})
+	}
+
+	d.say("starting a git server and seeding the fleet config repo (a Helm app, a Kustomize app with overlays, a dev → staging → prod pipeline)...")
+	if d.Git, err = gitserver.Start(gitserver.Options{}); err != nil {
+		return d, err
+	}
+	files, err := fleetFiles(opts.Forge)
+	if err != nil {
+		return d, err
+	}
+	if err := d.Git.InitRepo("fleet", files, "main"); err != nil {
+		return d, err
+	}
+	d.RepoURL = d.Git.RepoURL("fleet")
+
+	if err := d.setupHub(ctx); err != nil {
+		return d, err
+	}
+	for _, m := range d.Members {
+		if err := d.setupMember(ctx, m); err != nil {
+			return d, err
+		}
+	}
+	if err := d.startProcesses(); err != nil {
+		return d, err
+	}
+	for _, m := range d.Members {
+		d.wg.Add(1)
+		go func(m Member) {
+			defer d.wg.Done()
+			playControllerManager(ctx, m.Cluster.Client)
+		}(m)
+	}
+	return d, nil
+}
+
+// fleetFiles reads the sample fleet repo; with no forge, prod is promoted automatically.
+func fleetFiles(forge string) (map[string]string, error) {
+	dir, err := fixtureDir()
+	if err != nil {
+		return nil, err
+	}
+	files, err := gitserver.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if forge == "none" {
+		files["fleet/pipeline.yaml"] = strings.Replace(files["fleet/pipeline.yaml"], "promotion: PullRequest", "promotion: Auto", 1)
+	}
+	return files, nil
+}
+
+func fixtureDir() (string, error) {
+	root, err := envtest.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, "test", "demo", "fleet"), nil
+}
+
+func (d *Demo) setupHub(ctx context.Context) error {
+	c := d.Hub.Client
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}); err != nil {
+		return err
+	}
+	return c.Create(ctx, &fleetv1alpha1.GitSource{
+		ObjectMeta: metav1.ObjectMeta{Name: "fleet", Namespace: Namespace},
+		Spec: fleetv1alpha1.GitSourceSpec{URL: d.RepoURL, Branch: "main", FleetPath: "fleet",
+			Interval: metav1.Duration{Duration: 10 * time.Second}},
+	})
+}
+
+// setupMember creates the agent's namespace, the hub kubeconfig Secret and the ClusterSync.
+func (d *Demo) setupMember(ctx context.Context, m Member) error {
+	c := m.Cluster.Client
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: AgentNamespace}}); err != nil {
+		return err
+	}
+	hubKubeconfig, err := os.ReadFile(d.Hub.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hub-kubeconfig", Namespace: AgentNamespace},
+		Data: map[string][]byte{"kubeconfig": hubKubeconfig}}); err != nil {
+		return err
+	}
+	return c.Create(ctx, &fleetv1alpha1.ClusterSync{
+		ObjectMeta: metav1.ObjectMeta{Name: "fleet", Namespace: AgentNamespace},
+		Spec: fleetv1alpha1.ClusterSyncSpec{ClusterName: m.Name, URL: d.RepoURL, Branch: "env/" + m.Stage,
+			Interval: metav1.Duration{Duration: 3 * time.Second},
+			Hub:      &fleetv1alpha1.HubSpec{KubeconfigSecretRef: fleetv1alpha1.LocalObjectReference{Name: "hub-kubeconfig"}, Namespace: Namespace}},
+	})
+}
+
+func (d *Demo) startProcesses() error {
+	hubData := filepath.Join(d.opts.LogDir, "hub-data")
+	webhook, err := freePort()
+	if err != nil {
+		return err
+	}
+	if err := d.start("gitfleet-hub", d.Hub.Kubeconfig, "--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--webhook-bind-address=127.0.0.1:"+strconv.Itoa(webhook), "--namespace="+Namespace, "--data-dir="+hubData); err != nil {
+		return err
+	}
+	for _, m := range d.Members {
+		if err := d.start("gitfleet-agent", m.Cluster.Kubeconfig, "--metrics-bind-address=0", "--health-probe-bind-address=0",
+			"--work-dir="+filepath.Join(d.opts.LogDir, "agent-"+m.Name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Demo) start(bin, kubeconfig string, args ...string) error {
+	path := filepath.Join(d.opts.BinDir, bin)
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("%s not found in %s (run make build): %w", bin, d.opts.BinDir, err)
+	}
+	name := bin
+	for _, m := range d.Members {
+		if m.Cluster.Kubeconfig == kubeconfig {
+			name = bin + "-" + m.Name
+		}
+	}
+	logFile, err := os.Create(filepath.Join(d.opts.LogDir, name+".log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(path, append([]string{"--kubeconfig=" + kubeconfig}, args...)...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", name, err)
+	}
+	d.say("started %s (pid %d, log %s)", name, cmd.Process.Pid, logFile.Name())
+	d.procs = append(d.procs, cmd)
+	return nil
+}
+
+// Stop ends the processes the demo started (by their PIDs) and the servers.
+func (d *Demo) Stop() {
+	if d.cancel != nil {
+		d.cancel()
+	}
+	for _, p := range d.procs {
+		_ = p.Process.Signal(syscall.SIGTERM)
+	}
+	for _, p := range d.procs {
+		done := make(chan struct{})
+		go func() { _ = p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = p.Process.Kill()
+		}
+	}
+	d.wg.Wait()
+	if d.Git != nil {
+		d.Git.Stop()
+	}
+	var all []*envtest.Cluster
+	if d.Hub != nil {
+		all = append(all, d.Hub)
+	}
+	for _, m := range d.Members {
+		all = append(all, m.Cluster)
+	}
+	_ = envtest.StopAll(all...)
+}
+
+func (d *Demo) say(format string, args ...any) {
+	fmt.Fprintf(d.opts.Out, "  "+format+"\n", args...)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// member returns the named member.
+func (d *Demo) member(name string) (Member, error) {
+	for _, m := range d.Members {
+		if m.Name == name {
+			return m, nil
+		}
+	}
+	return Member{}, errors.New("no member " + name)
+}
