@@ -208,11 +208,21 @@ func (r *HydrationReconciler) writeBranches(ctx context.Context, src *fleetv1alp
 			plan.Branches[name] = &hydrate.Branch{Name: name, Stage: stageName(f, name), Files: map[string][]byte{}}
 		}
 	}
+	names := map[string]bool{}
+	for name := range plan.Branches {
+		names[name] = true
+	}
+	for name, st := range stages {
+		if st.Base != "" {
+			names[name] = true
+		}
+	}
 	plans := map[string]*revisionPlan{f.SourceCommit: {fleet: f, plan: plan}}
 	out := map[string]branchCommit{}
-	for _, name := range sortedKeys(plan.Branches) {
+	for _, name := range sortedKeys(names) {
 		rev := f.SourceCommit
-		if st, ok := stages[name]; ok {
+		st, ok := stages[name]
+		if ok {
 			rev = st.Revision
 		}
 		if rev == "" {
@@ -228,11 +238,16 @@ func (r *HydrationReconciler) writeBranches(ctx context.Context, src *fleetv1alp
 			out[name] = branchCommit{err: rp.err}
 			continue
 		}
-		b := rp.plan.Branches[name]
-		if b == nil {
-			b = &hydrate.Branch{Name: name, Stage: stageName(f, name), Files: map[string][]byte{}}
+		// An approval pull request's branch holds the render of the stage's own branch.
+		content := name
+		if st.Base != "" {
+			content = st.Base
 		}
-		sha, committed, err := r.writeBranch(ctx, src, rp.fleet, b)
+		b := rp.plan.Branches[content]
+		if b == nil {
+			b = &hydrate.Branch{Name: content, Stage: stageName(f, content), Files: map[string][]byte{}}
+		}
+		sha, committed, err := r.writeBranch(ctx, src, rp.fleet, b, name, st.Base)
 		out[name] = branchCommit{commit: sha, err: err, committed: committed}
 	}
 	return out
@@ -315,13 +330,22 @@ func (r *HydrationReconciler) notifyPipelines(f *hydrate.Fleet, commits map[stri
 
 // writeBranch commits one branch. A branch with nothing of this source is only written
 // when it exists (to clear what left); it is never created empty.
-func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha1.GitSource, f *hydrate.Fleet, b *hydrate.Branch) (string, bool, error) {
+//
+// With base set, b is written to branch (an approval pull request's branch), rebuilt on
+// base's head at every pass, so a pull request whose base moved (someone pushed to the
+// stage's branch) is rebuilt rather than left in conflict. A missing base is created first
+// with a README only (a pull request needs a base branch).
+func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha1.GitSource, f *hydrate.Fleet, b *hydrate.Branch, branch, base string) (string, bool, error) {
 	start := r.Clock.Now()
 	url, auth, err := r.target(ctx, src, f, b)
 	if err != nil {
 		return "", false, err
 	}
-	if len(b.Pairs) == 0 {
+	if base != "" {
+		if err := r.ensureBase(ctx, url, auth, b); err != nil {
+			return "", false, err
+		}
+	} else if len(b.Pairs) == 0 {
 		if _, err := gitsource.LsRemote(ctx, url, b.Name, auth); err != nil {
 			if errors.Is(err, gitsource.ErrBranchNotFound) {
 				return "", false, nil
@@ -330,27 +354,51 @@ func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha
 		}
 	}
 	source := hydrate.SourceRef{Repository: f.SourceURL, Branch: f.SourceBranch, Commit: f.SourceCommit}
+	msg := commitMessage(f, b)
+	if base != "" {
+		msg = strings.Replace(msg, "gitfleet: render", "gitfleet: propose", 1)
+	}
 	res, err := r.Writer.Write(ctx, gitsource.WriteRequest{
-		URL: url, Auth: auth, Branch: b.Name, Scope: hydrate.Scope,
+		URL: url, Auth: auth, Branch: branch, BaseBranch: base, ResetToBase: base != "", Scope: hydrate.Scope,
 		Update: func(current map[string][]byte) (map[string][]byte, error) {
 			return b.Desired(current, source, r.Versions), nil
 		},
-		Message:  commitMessage(f, b),
+		Message:  msg,
 		Trailers: gitsource.StageTrailers(f.SourceCommit, b.Stage),
 		Author:   r.Committer,
 	})
 	if err != nil {
 		r.Metrics.countError(fleetv1alpha1.CommitFailedReason)
-		return "", false, fmt.Errorf("writing %s: %w", b.Name, err)
+		return "", false, fmt.Errorf("writing %s: %w", branch, err)
 	}
-	r.Metrics.observeCommit(b.Name, r.Clock.Now().Sub(start), res.Committed, res.Attempts-1)
+	r.Metrics.observeCommit(branch, r.Clock.Now().Sub(start), res.Committed, res.Attempts-1)
 	if res.Committed {
-		ctrl.LoggerFrom(ctx).Info("committed environment branch", "branch", b.Name, "commit", res.Commit, "source", f.SourceCommit, "attempts", res.Attempts)
+		ctrl.LoggerFrom(ctx).Info("committed environment branch", "branch", branch, "commit", res.Commit, "source", f.SourceCommit, "attempts", res.Attempts)
 		if r.Recorder != nil {
-			r.Recorder.Eventf(src, nil, corev1.EventTypeNormal, "Committed", "Hydrate", "%s: %s (from %s)", b.Name, short(res.Commit), short(f.SourceCommit))
+			r.Recorder.Eventf(src, nil, corev1.EventTypeNormal, "Committed", "Hydrate", "%s: %s (from %s)", branch, short(res.Commit), short(f.SourceCommit))
 		}
 	}
 	return res.Commit, res.Committed, nil
+}
+
+// ensureBase creates a stage's branch, with its README only, when it does not exist yet:
+// the first approval pull request into a stage needs a base.
+func (r *HydrationReconciler) ensureBase(ctx context.Context, url string, auth *gitsource.Auth, b *hydrate.Branch) error {
+	if _, err := gitsource.LsRemote(ctx, url, b.Name, auth); err == nil {
+		return nil
+	} else if !errors.Is(err, gitsource.ErrBranchNotFound) {
+		return fmt.Errorf("checking branch %s: %w", b.Name, err)
+	}
+	_, err := r.Writer.Write(ctx, gitsource.WriteRequest{
+		URL: url, Auth: auth, Branch: b.Name, Scope: []string{hydrate.ReadmeFile},
+		Files:   map[string][]byte{hydrate.ReadmeFile: []byte(fmt.Sprintf("# %s\n\nThis branch is written by gitfleet: it receives stage `%s` through approval pull requests.\n", b.Name, b.Stage))},
+		Message: fmt.Sprintf("gitfleet: create %s for stage %s\n\nThe stage is promoted by approval pull requests; this is their base.", b.Name, b.Stage),
+		Author:  r.Committer,
+	})
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", b.Name, err)
+	}
+	return nil
 }
 
 // target is the repository the branch goes to: the first of its pipelines with a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -55,6 +56,11 @@ type PipelineReconciler struct {
 	Events <-chan event.GenericEvent
 	// Poll and InFlightPoll default to DefaultPipelinePoll and DefaultInFlightPoll.
 	Poll, InFlightPoll time.Duration
+	// NewForge, when set, replaces the Forge built from a GitSource's spec.forge (tests).
+	NewForge func(ctx context.Context, src *fleetv1alpha1.GitSource) (gitsource.Forge, error)
+
+	// posted remembers the last commit status posted per pipeline, stage and commit.
+	posted sync.Map
 }
 
 var _ reconcile.Reconciler = (*PipelineReconciler)(nil)
@@ -108,8 +114,16 @@ type pipelinePass struct {
 	auth   *gitsource.Auth
 	// clusters of each stage, by stage name.
 	clusters map[string][]*fleetv1alpha1.MemberCluster
+	// forge of the env branches' repository and dryForge of the fleet config repo (the
+	// same when they are one repository); nil without a forge.
+	forge, dryForge gitsource.Forge
 	// gates evaluated for each later stage with a candidate revision, by stage name.
 	gates map[string]stageGates
+	// promotions of the pipeline by name; dirty names those changed in this pass.
+	promotions map[string]*fleetv1alpha1.Promotion
+	dirty      map[string]bool
+	// reached maps a stage to the revision that reached it in this pass.
+	reached map[string]string
 	// requeue is the earliest time something may change by the clock alone.
 	requeue time.Duration
 }
@@ -131,7 +145,7 @@ func (r *PipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}
 	base := pipe.DeepCopy()
 	start := r.Clock.Now()
-	pass := &pipelinePass{pipe: pipe, now: start, requeue: r.Poll, old: map[string]fleetv1alpha1.StageStatus{}}
+	pass := &pipelinePass{pipe: pipe, now: start, requeue: r.Poll, old: map[string]fleetv1alpha1.StageStatus{}, reached: map[string]string{}}
 	for _, s := range pipe.Status.Stages {
 		pass.old[s.Name] = s
 	}
@@ -150,10 +164,14 @@ func (r *PipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}()
 
 	for _, step := range []func(context.Context, *pipelinePass) error{
-		r.resolveRepository, // which repo holds the stage branches, with which credentials
+		r.resolveRepository, // which repo holds the stage branches, with which credentials and forge
+		r.loadPromotions,    // the records of past and current attempts
 		r.observeStages,     // branch heads, their dry revisions, the clusters' health
 		r.evaluateGates,     // for each later stage, the gates of the previous stage's revision
-		r.promote,           // Auto stages: set targetRevision for hydration to write
+		r.promote,           // gates passed: set targetRevision for hydration to write
+		r.syncPullRequests,  // PullRequest stages: open or update the approval pull request
+		r.recordPromotions,  // save the records, garbage-collect old ones
+		r.postStageStatuses, // gitfleet/stage/<stage> on the dry commits
 	} {
 		if err = step(ctx, pass); err != nil {
 			return
@@ -192,7 +210,16 @@ func (r *PipelineReconciler) resolveRepository(ctx context.Context, p *pipelineP
 		}
 	}
 	var err error
-	p.url, p.auth, err = sourceAccess(ctx, r.Client, target)
+	if p.url, p.auth, err = sourceAccess(ctx, r.Client, target); err != nil {
+		return err
+	}
+	if p.forge, err = r.forgeFor(ctx, target); err != nil {
+		return err
+	}
+	p.dryForge = p.forge
+	if target != p.source {
+		p.dryForge, err = r.forgeFor(ctx, p.source)
+	}
 	return err
 }
 
@@ -235,6 +262,7 @@ func (r *PipelineReconciler) observeStages(ctx context.Context, p *pipelinePass)
 			}
 		}
 		if st.TargetRevision != "" && st.TargetRevision == st.CurrentRevision {
+			p.reached[st.Name] = st.TargetRevision
 			st.TargetRevision = ""
 		}
 		h := clusterHealth(p.clusters[s.Name], st.RenderedCommit)
@@ -263,7 +291,7 @@ func (r *PipelineReconciler) readStageBranch(ctx context.Context, p *pipelinePas
 	if err != nil || head == "" {
 		return "", "", err
 	}
-	if head == old.RenderedCommit && old.CurrentRevision != "" {
+	if head == old.RenderedCommit && old.RenderedCommit != "" {
 		return head, old.CurrentRevision, nil
 	}
 	for range 3 {
@@ -271,16 +299,22 @@ func (r *PipelineReconciler) readStageBranch(ctx context.Context, p *pipelinePas
 		if err != nil {
 			return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s of %s: %w", hydrate.MetadataFile, branch, err))
 		}
-		meta, err := parseMetadata(files[hydrate.MetadataFile])
-		if err != nil {
-			return "", "", fmt.Errorf("%s of %s: %w", hydrate.MetadataFile, branch, err)
+		rev := ""
+		// A stage branch created as the base of a first approval pull request holds no
+		// gitfleet.json yet: no revision.
+		if data, ok := files[hydrate.MetadataFile]; ok {
+			meta, err := parseMetadata(data)
+			if err != nil {
+				return "", "", fmt.Errorf("%s of %s: %w", hydrate.MetadataFile, branch, err)
+			}
+			rev = meta.Source.Commit
 		}
 		again, err := r.lsRemote(ctx, p, branch)
 		if err != nil {
 			return "", "", err
 		}
 		if again == head {
-			return head, meta.Source.Commit, nil
+			return head, rev, nil
 		}
 		head = again
 	}
@@ -337,9 +371,12 @@ func (r *PipelineReconciler) evaluateGates(_ context.Context, p *pipelinePass) e
 	return nil
 }
 
-// promote moves the candidates whose gates passed into their stages. An Auto stage gets
-// targetRevision, which hydration writes; its branch head then names the revision and
-// the next pass makes it currentRevision.
+// promote moves the candidates whose gates passed into their stages: the stage gets
+// targetRevision, which hydration writes (to the stage's branch for Auto, to
+// gitfleet/promote/<stage> for PullRequest), and a Promotion records the attempt. A newer
+// candidate that passed the same gates supersedes a revision still moving in (an open
+// pull request is then updated); a candidate whose pull request was closed unmerged is not
+// proposed again.
 func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error {
 	for i := range p.pipe.Status.Stages {
 		st := &p.pipe.Status.Stages[i]
@@ -347,18 +384,28 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 		if !ok || !g.outcome.Passed {
 			continue
 		}
-		stage := p.pipe.Spec.Stages[i]
-		if stage.Promotion == fleetv1alpha1.PromotionPullRequest {
-			st.Message = "approval pull requests are not supported yet; " + short(g.candidate) + " passed the gates"
+		if old := p.promotion(st.Name, g.candidate); old != nil && old.Status.Phase == fleetv1alpha1.PromotionRejected {
+			st.Message += "; " + short(g.candidate) + " was rejected; waiting for a newer revision"
 			continue
 		}
+		from := p.pipe.Spec.Stages[i-1].Name
+		promo := p.startPromotion(st.Name, from, g.candidate, g.outcome.Results)
+		if st.TargetRevision != "" {
+			if old := p.promotion(st.Name, st.TargetRevision); old != nil && !finished(old.Status.Phase) {
+				old.Status.SupersededBy = promo.Name
+				if old.Status.PullRequest != nil {
+					// The same pull request carries the newer revision.
+					promo.Status.PullRequest = &fleetv1alpha1.PullRequestRef{Number: old.Status.PullRequest.Number, URL: old.Status.PullRequest.URL, HeadBranch: old.Status.PullRequest.HeadBranch}
+				}
+				p.finishPromotion(old, fleetv1alpha1.PromotionSuperseded, "superseded by "+short(g.candidate)+", which passed the same gates")
+			}
+		}
 		st.TargetRevision = g.candidate
-		st.Message = "promoting " + short(g.candidate) + " from " + p.pipe.Spec.Stages[i-1].Name
+		st.Promotion = promo.Name
+		st.Message = "promoting " + short(g.candidate) + " from " + from
 		p.wakeIn(r.InFlightPoll)
 		ctrl.LoggerFrom(ctx).Info("promoting", "stage", st.Name, "revision", g.candidate)
-		if r.Recorder != nil {
-			r.Recorder.Eventf(p.pipe, nil, corev1.EventTypeNormal, "Promoting", "Promote", "%s: %s passed the gates of %s", st.Name, short(g.candidate), st.Name)
-		}
+		r.event(p.pipe, corev1.EventTypeNormal, "Promoting", "%s: %s passed the gates", st.Name, short(g.candidate))
 	}
 	if p.source != nil && r.Snapshots != nil {
 		var pipes fleetv1alpha1.PipelineList

@@ -16,12 +16,20 @@ type BranchRevision struct {
 	// First is true for the first stage of a pipeline (and env/default): it follows the
 	// source head.
 	First bool
+	// Base, for the branch of an approval pull request (gitfleet/promote/<stage>), is the
+	// stage's branch it is built on and proposed into; the branch holds the stage's render
+	// at Revision.
+	Base string
 }
+
+// PromoteBranch is the branch of a stage's approval pull request.
+func PromoteBranch(stage string) string { return "gitfleet/promote/" + stage }
 
 // StageRevisions returns, for every stage branch of the pipelines, the dry revision it is
 // rendered at: the first stage of a pipeline follows head; a later stage is rendered at
 // its status.targetRevision if set, else its currentRevision, else not at all (Revision
-// empty: nothing was promoted into it yet). A branch that is the first stage of any
+// empty: nothing was promoted into it yet). A PullRequest stage's branch stays at its
+// currentRevision, and its targetRevision goes to gitfleet/promote/<stage>. A branch that is the first stage of any
 // pipeline follows head; otherwise the first pipeline by name that lists it decides.
 // env/default always follows head.
 func StageRevisions(pipelines []fleetv1alpha1.Pipeline, head string) map[string]BranchRevision {
@@ -41,7 +49,17 @@ func StageRevisions(pipelines []fleetv1alpha1.Pipeline, head string) map[string]
 				out[branch] = BranchRevision{Revision: head, Pipeline: p.Name, Stage: s.Name, First: true}
 				continue
 			}
-			out[branch] = BranchRevision{Revision: StageRevision(p, s.Name), Pipeline: p.Name, Stage: s.Name}
+			if s.Promotion != fleetv1alpha1.PromotionPullRequest {
+				out[branch] = BranchRevision{Revision: StageRevision(p, s.Name), Pipeline: p.Name, Stage: s.Name}
+				continue
+			}
+			// The stage's branch holds what was approved; the revision moving in waits in
+			// the pull request's branch until it is merged.
+			current, target := stageRevisions(p, s.Name)
+			out[branch] = BranchRevision{Revision: current, Pipeline: p.Name, Stage: s.Name}
+			if target != "" && target != current {
+				out[PromoteBranch(s.Name)] = BranchRevision{Revision: target, Pipeline: p.Name, Stage: s.Name, Base: branch}
+			}
 		}
 	}
 	return out
@@ -50,16 +68,20 @@ func StageRevisions(pipelines []fleetv1alpha1.Pipeline, head string) map[string]
 // StageRevision is the revision a later stage is rendered at: its targetRevision, else
 // its currentRevision, else "".
 func StageRevision(p *fleetv1alpha1.Pipeline, stage string) string {
-	for _, st := range p.Status.Stages {
-		if st.Name != stage {
-			continue
-		}
-		if st.TargetRevision != "" {
-			return st.TargetRevision
-		}
-		return st.CurrentRevision
+	current, target := stageRevisions(p, stage)
+	if target != "" {
+		return target
 	}
-	return ""
+	return current
+}
+
+func stageRevisions(p *fleetv1alpha1.Pipeline, stage string) (current, target string) {
+	for _, st := range p.Status.Stages {
+		if st.Name == stage {
+			return st.CurrentRevision, st.TargetRevision
+		}
+	}
+	return "", ""
 }
 
 // PinnedRevisions are the dry revisions any pipeline's status refers to (current and

@@ -45,6 +45,19 @@ func TestStageRevisions(t *testing.T) {
 				"env/prod":    {Revision: "older", Pipeline: "p", Stage: "prod"},
 			},
 		},
+		"pull request stage: target goes to the promote branch": {
+			pipelines: []fleetv1alpha1.Pipeline{func() fleetv1alpha1.Pipeline {
+				p := pipeline("p", []string{"dev", "prod"}, fleetv1alpha1.StageStatus{Name: "prod", CurrentRevision: "old", TargetRevision: "new"})
+				p.Spec.Stages[1].Promotion = fleetv1alpha1.PromotionPullRequest
+				return p
+			}()},
+			want: map[string]BranchRevision{
+				"env/default":           {Revision: "head", Stage: "default", First: true},
+				"env/dev":               {Revision: "head", Pipeline: "p", Stage: "dev", First: true},
+				"env/prod":              {Revision: "old", Pipeline: "p", Stage: "prod"},
+				"gitfleet/promote/prod": {Revision: "new", Pipeline: "p", Stage: "prod", Base: "env/prod"},
+			},
+		},
 		"a branch that is a first stage anywhere follows head": {
 			pipelines: []fleetv1alpha1.Pipeline{
 				pipeline("a", []string{"dev", "prod"}, fleetv1alpha1.StageStatus{Name: "prod", CurrentRevision: "old"}),

@@ -1,0 +1,169 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+)
+
+// Labels on the Promotions the hub records.
+const (
+	PipelineLabel = "fleet.gitfleet.dev/pipeline"
+	StageLabel    = "fleet.gitfleet.dev/stage"
+)
+
+// promotionName is the name of the attempt to move rev into a stage.
+func promotionName(pipeline, stage, rev string) string {
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	return pipeline + "-" + stage + "-" + rev
+}
+
+// finished reports whether a phase is final.
+func finished(phase fleetv1alpha1.PromotionPhase) bool {
+	switch phase {
+	case fleetv1alpha1.PromotionMerged, fleetv1alpha1.PromotionSuperseded, fleetv1alpha1.PromotionRejected, fleetv1alpha1.PromotionFailed:
+		return true
+	}
+	return false
+}
+
+// loadPromotions reads the pipeline's Promotions.
+func (r *PipelineReconciler) loadPromotions(ctx context.Context, p *pipelinePass) error {
+	var list fleetv1alpha1.PromotionList
+	if err := r.Client.List(ctx, &list, client.InNamespace(p.pipe.Namespace), client.MatchingLabels{PipelineLabel: p.pipe.Name}); err != nil {
+		return fmt.Errorf("listing Promotions: %w", err)
+	}
+	p.promotions = map[string]*fleetv1alpha1.Promotion{}
+	for i := range list.Items {
+		p.promotions[list.Items[i].Name] = &list.Items[i]
+	}
+	p.dirty = map[string]bool{}
+	return nil
+}
+
+// promotion returns the record of moving rev into stage, nil if there is none.
+func (p *pipelinePass) promotion(stage, rev string) *fleetv1alpha1.Promotion {
+	return p.promotions[promotionName(p.pipe.Name, stage, rev)]
+}
+
+// startPromotion records a new attempt (or returns the existing record of the same one).
+func (p *pipelinePass) startPromotion(stage, from, rev string, gates []fleetv1alpha1.GateResult) *fleetv1alpha1.Promotion {
+	name := promotionName(p.pipe.Name, stage, rev)
+	pr := p.promotions[name]
+	if pr == nil {
+		pr = &fleetv1alpha1.Promotion{
+			ObjectMeta: metav1.ObjectMeta{Namespace: p.pipe.Namespace, Name: name,
+				Labels: map[string]string{PipelineLabel: p.pipe.Name, StageLabel: stage}},
+			Spec: fleetv1alpha1.PromotionSpec{PipelineRef: fleetv1alpha1.LocalObjectReference{Name: p.pipe.Name},
+				Stage: stage, FromStage: from, DryRevision: rev},
+		}
+		p.promotions[name] = pr
+	}
+	now := metav1.NewTime(p.now)
+	pr.Status.Phase, pr.Status.StartTime, pr.Status.CompletionTime = fleetv1alpha1.PromotionPending, &now, nil
+	pr.Status.SupersededBy = ""
+	for i := range gates {
+		gates[i].LastTransitionTime = &now
+	}
+	pr.Status.Gates = gates
+	setCondition(pr, fleetv1alpha1.GatesPassedCondition, metav1.ConditionTrue, fleetv1alpha1.SucceededReason, "every gate passed")
+	p.dirty[name] = true
+	return pr
+}
+
+// finishPromotion moves a record to a final phase.
+func (p *pipelinePass) finishPromotion(pr *fleetv1alpha1.Promotion, phase fleetv1alpha1.PromotionPhase, msg string) {
+	if pr == nil || pr.Status.Phase == phase {
+		return
+	}
+	now := metav1.NewTime(p.now)
+	pr.Status.Phase, pr.Status.CompletionTime = phase, &now
+	status := metav1.ConditionTrue
+	if phase != fleetv1alpha1.PromotionMerged {
+		status = metav1.ConditionFalse
+	}
+	setCondition(pr, fleetv1alpha1.ReadyCondition, status, string(phase), msg)
+	p.dirty[pr.Name] = true
+}
+
+// recordPromotions marks the attempts whose revision reached its stage as Merged, saves
+// every record changed in this pass, and deletes finished records past the pipeline's
+// promotionHistoryLimit (per stage, oldest first).
+func (r *PipelineReconciler) recordPromotions(ctx context.Context, p *pipelinePass) error {
+	for stage, rev := range p.reached {
+		pr := p.promotion(stage, rev)
+		if pr == nil {
+			continue
+		}
+		for _, st := range p.pipe.Status.Stages {
+			if st.Name == stage {
+				pr.Status.RenderedCommit = st.RenderedCommit
+			}
+		}
+		p.finishPromotion(pr, fleetv1alpha1.PromotionMerged, fmt.Sprintf("%s is in %s", short(rev), stage))
+	}
+	for _, name := range sortedKeys(p.dirty) {
+		if err := r.savePromotion(ctx, p, p.promotions[name]); err != nil {
+			return err
+		}
+	}
+	return r.collectPromotions(ctx, p)
+}
+
+// savePromotion creates a record (owned by the Pipeline) or updates its status.
+func (r *PipelineReconciler) savePromotion(ctx context.Context, p *pipelinePass, pr *fleetv1alpha1.Promotion) error {
+	status := pr.Status
+	if pr.ResourceVersion == "" {
+		if err := controllerutil.SetControllerReference(p.pipe, pr, r.Client.Scheme()); err != nil {
+			return err
+		}
+		if err := r.Client.Create(ctx, pr); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating Promotion %s: %w", pr.Name, err)
+		}
+		pr.Status = status
+	}
+	if err := r.Client.Status().Update(ctx, pr); err != nil {
+		return fmt.Errorf("updating status of Promotion %s: %w", pr.Name, err)
+	}
+	return nil
+}
+
+// collectPromotions deletes the oldest finished Promotions of each stage past the limit.
+func (r *PipelineReconciler) collectPromotions(ctx context.Context, p *pipelinePass) error {
+	limit := int(p.pipe.Spec.PromotionHistoryLimit)
+	if limit <= 0 {
+		limit = 10
+	}
+	byStage := map[string][]*fleetv1alpha1.Promotion{}
+	for _, pr := range p.promotions {
+		if finished(pr.Status.Phase) && pr.ResourceVersion != "" {
+			byStage[pr.Spec.Stage] = append(byStage[pr.Spec.Stage], pr)
+		}
+	}
+	for _, list := range byStage {
+		sort.Slice(list, func(i, j int) bool { return promotionTime(list[i]).After(promotionTime(list[j]).Time) })
+		for _, pr := range list[min(limit, len(list)):] {
+			if err := r.Client.Delete(ctx, pr); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("deleting Promotion %s past the history limit: %w", pr.Name, err)
+			}
+			delete(p.promotions, pr.Name)
+		}
+	}
+	return nil
+}
+
+func promotionTime(pr *fleetv1alpha1.Promotion) metav1.Time {
+	if pr.Status.CompletionTime != nil {
+		return *pr.Status.CompletionTime
+	}
+	return pr.CreationTimestamp
+}

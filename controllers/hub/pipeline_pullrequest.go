@@ -1,0 +1,237 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/gitsource"
+)
+
+// The commit status contexts the hub posts.
+const (
+	// GatePreviousStageContext is set on the head of an approval pull request.
+	GatePreviousStageContext = "gitfleet/gate/previous-stage"
+	// StageContextPrefix + <stage> is set on dry commits of the fleet config repo.
+	StageContextPrefix = "gitfleet/stage/"
+	// PromotionLabel is put on every approval pull request, besides spec.pullRequestLabels.
+	PromotionLabel = "gitfleet/promotion"
+)
+
+// forgeFor returns the Forge of a GitSource, nil for forge type none. The token is read
+// from the forge's Secret (key token) and never logged.
+func (r *PipelineReconciler) forgeFor(ctx context.Context, src *fleetv1alpha1.GitSource) (gitsource.Forge, error) {
+	f := src.Spec.Forge
+	if f == nil || f.Type == "" || f.Type == fleetv1alpha1.ForgeNone {
+		return nil, nil
+	}
+	if r.NewForge != nil {
+		return r.NewForge(ctx, src)
+	}
+	repo := f.Repository
+	if repo == "" {
+		var err error
+		if repo, err = gitsource.RepositoryFromURL(src.Spec.URL); err != nil {
+			return nil, stalling(fleetv1alpha1.DependencyNotReadyReason, err)
+		}
+	}
+	var token string
+	if f.SecretRef != nil {
+		sec := &corev1.Secret{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: src.Namespace, Name: f.SecretRef.Name}, sec); err != nil {
+			return nil, withReason(fleetv1alpha1.AuthenticationFailedReason, fmt.Errorf("reading forge Secret %q of GitSource %s: %w", f.SecretRef.Name, src.Name, err))
+		}
+		token = string(sec.Data["token"])
+	}
+	forge, err := gitsource.NewForge(f.Type, f.APIURL, repo, token)
+	if err != nil {
+		return nil, stalling(fleetv1alpha1.DependencyNotReadyReason, fmt.Errorf("forge of GitSource %s: %w", src.Name, err))
+	}
+	return forge, nil
+}
+
+// forgeError marks a forge failure: retried with backoff, Ready=False ForgeUnavailable.
+func forgeError(what string, err error) error {
+	return withReason(fleetv1alpha1.ForgeUnavailableReason, fmt.Errorf("%s: %w", what, err))
+}
+
+// syncPullRequests keeps the approval pull request of every PullRequest stage with a
+// target revision in step: once hydration has pushed the render to
+// gitfleet/promote/<stage>, it opens the pull request (or updates the open one: title,
+// body with the per-cluster changes, the gate status on its head). A merged pull request
+// brings the revision into the stage's branch (observeStages then sees it); a pull request
+// closed without merging rejects the revision, which is not proposed again.
+func (r *PipelineReconciler) syncPullRequests(ctx context.Context, p *pipelinePass) error {
+	var errs []error
+	for i, stage := range p.pipe.Spec.Stages {
+		st := &p.pipe.Status.Stages[i]
+		if stage.Promotion != fleetv1alpha1.PromotionPullRequest || st.TargetRevision == "" {
+			continue
+		}
+		if p.forge == nil {
+			st.Message = "the stage is promoted by pull request, but the GitSource of its branches has no forge"
+			errs = append(errs, stalling(fleetv1alpha1.DependencyNotReadyReason, fmt.Errorf("stage %s: %s", st.Name, st.Message)))
+			continue
+		}
+		if err := r.syncPullRequest(ctx, p, i); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *PipelineReconciler) syncPullRequest(ctx context.Context, p *pipelinePass, i int) error {
+	st, stage := &p.pipe.Status.Stages[i], p.pipe.Spec.Stages[i]
+	promo := p.promotion(st.Name, st.TargetRevision)
+	if promo == nil {
+		promo = p.startPromotion(st.Name, p.pipe.Spec.Stages[i-1].Name, st.TargetRevision, nil)
+	}
+	if promo.Status.PullRequest != nil {
+		pr, err := p.forge.GetPullRequest(ctx, int(promo.Status.PullRequest.Number))
+		if err != nil {
+			return forgeError(fmt.Sprintf("reading pull request #%d", promo.Status.PullRequest.Number), err)
+		}
+		if pr.State == gitsource.PRClosed {
+			if pr.Merged {
+				st.Message = fmt.Sprintf("#%d merged; waiting for %s to carry it", pr.Number, st.Branch)
+				p.wakeIn(r.InFlightPoll)
+				return nil
+			}
+			p.finishPromotion(promo, fleetv1alpha1.PromotionRejected, fmt.Sprintf("#%d was closed without merging", pr.Number))
+			st.Message = fmt.Sprintf("%s rejected: #%d closed without merging", short(st.TargetRevision), pr.Number)
+			st.TargetRevision = ""
+			r.event(p.pipe, corev1.EventTypeNormal, fleetv1alpha1.RejectedReason, "%s", st.Message)
+			return nil
+		}
+	}
+	headBranch := hydrate.PromoteBranch(st.Name)
+	head, rev, err := r.readStageBranch(ctx, p, headBranch, fleetv1alpha1.StageStatus{})
+	if err != nil {
+		return err
+	}
+	if head == "" || rev != st.TargetRevision {
+		st.Message = "preparing the approval pull request for " + short(st.TargetRevision)
+		p.wakeIn(r.InFlightPoll)
+		return nil
+	}
+	ref := promo.Status.PullRequest
+	if ref != nil && ref.HeadCommit == head {
+		st.Message = fmt.Sprintf("awaiting approval #%d", ref.Number)
+		return nil
+	}
+	title, body, err := r.pullRequestText(ctx, p, i, head)
+	if err != nil {
+		return err
+	}
+	var pr *gitsource.PullRequest
+	open, err := p.forge.ListPullRequests(ctx, headBranch, st.Branch, "open")
+	if err != nil {
+		return forgeError("listing pull requests", err)
+	}
+	if len(open) > 0 {
+		if pr, err = p.forge.UpdatePullRequest(ctx, open[0].Number, title, body); err != nil {
+			return forgeError(fmt.Sprintf("updating pull request #%d", open[0].Number), err)
+		}
+	} else {
+		labels := append([]string{PromotionLabel}, p.pipe.Spec.PullRequestLabels...)
+		if pr, err = p.forge.CreatePullRequest(ctx, gitsource.NewPullRequest{Title: title, Body: body, Head: headBranch, Base: st.Branch, Labels: labels}); err != nil {
+			return forgeError("opening the approval pull request into "+st.Branch, err)
+		}
+		r.event(p.pipe, corev1.EventTypeNormal, "PullRequestOpened", "%s: #%d %s", st.Name, pr.Number, pr.URL)
+	}
+	if err := p.forge.SetStatus(ctx, head, gitsource.CommitStatus{Context: GatePreviousStageContext, State: gitsource.StateSuccess,
+		Description: truncate(p.pipe.Spec.Stages[i-1].Name+": "+p.pipe.Status.Stages[i-1].Message, 140)}); err != nil {
+		return forgeError("posting the gate status on the pull request", err)
+	}
+	promo.Status.Phase = fleetv1alpha1.PromotionOpen
+	promo.Status.PullRequest = &fleetv1alpha1.PullRequestRef{Number: int32(pr.Number), URL: pr.URL, HeadBranch: headBranch, HeadCommit: head}
+	promo.Status.RenderedCommit = head
+	p.dirty[promo.Name] = true
+	st.Message = fmt.Sprintf("awaiting approval #%d", pr.Number)
+	_ = stage
+	return nil
+}
+
+// pullRequestText is the title and body of a stage's approval pull request at head.
+func (r *PipelineReconciler) pullRequestText(ctx context.Context, p *pipelinePass, i int, head string) (string, string, error) {
+	st, prev := p.pipe.Status.Stages[i], p.pipe.Status.Stages[i-1]
+	before, err := r.Writer.ReadTree(ctx, p.url, st.Branch, p.auth, hydrate.ClustersDir)
+	if err != nil && !errors.Is(err, gitsource.ErrBranchNotFound) {
+		return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s: %w", st.Branch, err))
+	}
+	after, err := r.Writer.ReadTree(ctx, p.url, hydrate.PromoteBranch(st.Name), p.auth, hydrate.ClustersDir)
+	if err != nil {
+		return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s: %w", hydrate.PromoteBranch(st.Name), err))
+	}
+	var gates []string
+	if promo := p.promotion(st.Name, st.TargetRevision); promo != nil {
+		for _, g := range promo.Status.Gates {
+			gates = append(gates, fmt.Sprintf("%s: %s", g.Name, g.Message))
+		}
+	}
+	sourceURL := ""
+	if p.source != nil {
+		sourceURL = gitsource.RedactURL(p.source.Spec.URL)
+	}
+	body := prBody(prContext{Stage: st.Name, FromStage: prev.Name, Revision: st.TargetRevision, SourceURL: sourceURL,
+		PreviousStage: prev.Message, Gates: gates}, diffTrees(before, after))
+	body += fmt.Sprintf("\n<sub>gitfleet: head %s of `%s`.</sub>\n", short(head), hydrate.PromoteBranch(st.Name))
+	return prTitle(st.Name, st.TargetRevision), body, nil
+}
+
+// postStageStatuses posts gitfleet/stage/<stage> on the dry commits of the fleet config
+// repo, so that the author of a change sees it travel: on the revision a stage holds, its
+// health ("dev: 3/3 clusters healthy", "staging: 1 cluster failed: eu-2"), and on the
+// revision moving in, where it stands ("prod: awaiting approval #12"). A status is posted
+// only when it changed.
+func (r *PipelineReconciler) postStageStatuses(ctx context.Context, p *pipelinePass) error {
+	if p.dryForge == nil {
+		return nil
+	}
+	for _, st := range p.pipe.Status.Stages {
+		type post struct {
+			sha   string
+			state gitsource.CommitState
+			desc  string
+		}
+		var posts []post
+		if st.CurrentRevision != "" {
+			state := gitsource.StatePending
+			switch {
+			case st.Clusters > 0 && st.HealthyClusters == st.Clusters:
+				state = gitsource.StateSuccess
+			case strings.Contains(st.Message, "failed"):
+				state = gitsource.StateFailure
+			}
+			h := clusterHealth(p.clusters[st.Name], st.RenderedCommit)
+			posts = append(posts, post{st.CurrentRevision, state, st.Name + ": " + h.Message()})
+		}
+		if st.TargetRevision != "" && st.TargetRevision != st.CurrentRevision {
+			posts = append(posts, post{st.TargetRevision, gitsource.StatePending, st.Name + ": " + st.Message})
+		}
+		for _, ps := range posts {
+			key := p.pipe.Namespace + "/" + p.pipe.Name + "/" + st.Name + "/" + ps.sha
+			val := string(ps.state) + "|" + ps.desc
+			if old, ok := r.posted.Load(key); ok && old == val {
+				continue
+			}
+			if err := p.dryForge.SetStatus(ctx, ps.sha, gitsource.CommitStatus{Context: StageContextPrefix + st.Name, State: ps.state, Description: truncate(ps.desc, 140)}); err != nil {
+				return forgeError("posting "+StageContextPrefix+st.Name, err)
+			}
+			r.posted.Store(key, val)
+		}
+	}
+	return nil
+}
+
+func (r *PipelineReconciler) event(obj *fleetv1alpha1.Pipeline, typ, reason, format string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(obj, nil, typ, reason, "Promote", format, args...)
+	}
+}

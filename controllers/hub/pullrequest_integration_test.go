@@ -1,0 +1,259 @@
+//go:build integration
+
+package hub_test
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/hub"
+	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/test/forge"
+	"github.com/gitfleet/gitfleet/test/gitserver"
+)
+
+// prPipeline is dev (auto) → prod (pull request, gated on dev healthy).
+const prPipeline = `apiVersion: fleet.gitfleet.dev/v1alpha1
+kind: Pipeline
+metadata:
+  name: release
+spec:
+  pullRequestLabels: [release]
+  stages:
+  - name: dev
+    clusterSelector:
+      matchLabels: {stage: dev}
+  - name: prod
+    promotion: PullRequest
+    clusterSelector:
+      matchLabels: {stage: prod}
+`
+
+const prodCluster = `
+---
+apiVersion: fleet.gitfleet.dev/v1alpha1
+kind: MemberCluster
+metadata:
+  name: prod-1
+  labels: {stage: prod}
+spec:
+  heartbeatGracePeriod: 0s
+`
+
+// TestPullRequestPromotion drives a PullRequest stage against the strict GitHub API
+// double: the approval pull request (title, body, labels, gate status), the dry-commit
+// statuses, merge, reject, and a newer revision superseding an open pull request only
+// once it passed the same gates.
+func TestPullRequestPromotion(t *testing.T) {
+	h := startHubWith(t, "testdata/promotion", hub.Options{PipelinePoll: time.Second})
+	ctx := context.Background()
+	gh := h.withGitHub(t)
+	api, err := gitsource.NewGitHub(gh.URL(), "fleet/config", forge.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev1 := h.push(t, gitserver.Commit{Files: map[string]string{
+		"fleet/pipeline.yaml": prPipeline,
+		"fleet/clusters.yaml": mustRead(t, "testdata/promotion/fleet/clusters.yaml") + prodCluster,
+	}})
+	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 })
+
+	var pr1 forge.PullRequest
+	t.Run("the approval pull request opens once dev is healthy", func(t *testing.T) {
+		if n := len(gh.PullRequests("fleet/config")); n != 0 {
+			t.Fatalf("%d pull requests before dev is healthy, want 0", n)
+		}
+		start := time.Now()
+		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", func(s fleetv1alpha1.StageStatus) bool { return strings.Contains(s.Message, "awaiting approval #1") })
+		t.Logf("dev healthy → prod pull request open: %s", time.Since(start).Round(10*time.Millisecond))
+		pr1, _ = gh.PullRequest("fleet/config", 1)
+		if want := "gitfleet: promote " + rev1[:7] + " to prod"; pr1.Title != want {
+			t.Errorf("title = %q, want %q", pr1.Title, want)
+		}
+		if pr1.Base != "env/prod" || pr1.Head != "gitfleet/promote/prod" {
+			t.Errorf("pull request %s → %s, want gitfleet/promote/prod → env/prod", pr1.Head, pr1.Base)
+		}
+		for _, want := range []string{"| prod-1 | 1 | 0 | 0 |", "<details><summary>prod-1: 1 added</summary>", "+  greeting: hello v1", "from **dev** (2/2 clusters healthy)", "previous-stage: dev: 2/2 clusters healthy"} {
+			if !strings.Contains(pr1.Body, want) {
+				t.Errorf("body lacks %q:\n%s", want, pr1.Body)
+			}
+		}
+		if fmt.Sprint(pr1.Labels) != "[gitfleet/promotion release]" {
+			t.Errorf("labels = %v, want [gitfleet/promotion release]", pr1.Labels)
+		}
+		if st, ok := gh.LatestStatus("fleet/config", pr1.HeadSHA, hub.GatePreviousStageContext); !ok || st.State != "success" {
+			t.Errorf("%s on the pull request head = %+v (found %v), want success", hub.GatePreviousStageContext, st, ok)
+		}
+		h.waitStatus(t, gh, rev1, "gitfleet/stage/dev", "success", "dev: 2/2 clusters healthy")
+		h.waitStatus(t, gh, rev1, "gitfleet/stage/prod", "pending", "prod: awaiting approval #1")
+		promo := h.promotion(t, "release-prod-"+rev1[:12])
+		if promo.Status.Phase != fleetv1alpha1.PromotionOpen || promo.Status.PullRequest == nil || promo.Status.PullRequest.Number != 1 {
+			t.Errorf("Promotion = %+v, want Open with pull request #1", promo.Status)
+		}
+	})
+
+	t.Run("merging applies the revision to env/prod", func(t *testing.T) {
+		if err := api.MergePullRequest(ctx, 1, "approved"); err != nil {
+			t.Fatal(err)
+		}
+		h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 && s.TargetRevision == "" })
+		if got := h.readBranch(t, "env/prod")["clusters/prod-1/hello/hello/configmap-hello.yaml"]; !strings.Contains(got, "hello v1") {
+			t.Errorf("env/prod hello = %q after the merge, want hello v1", got)
+		}
+		h.waitPromotion(t, "release-prod-"+rev1[:12], fleetv1alpha1.PromotionMerged)
+	})
+
+	t.Run("closing rejects the revision for good", func(t *testing.T) {
+		rev2 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hello v2", 1)}})
+		h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev2 })
+		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", func(s fleetv1alpha1.StageStatus) bool { return strings.Contains(s.Message, "awaiting approval #2") })
+		pr2, _ := gh.PullRequest("fleet/config", 2)
+		if !strings.Contains(pr2.Body, "-  greeting: hello v1") || !strings.Contains(pr2.Body, "+  greeting: hello v2") {
+			t.Errorf("pull request #2 body lacks the change of greeting:\n%s", pr2.Body)
+		}
+		if err := api.ClosePullRequest(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+		h.waitPromotion(t, "release-prod-"+rev2[:12], fleetv1alpha1.PromotionRejected)
+		h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool {
+			return s.CurrentRevision == rev1 && s.TargetRevision == "" && strings.Contains(s.Message, "rejected")
+		})
+		// A few polls later, nothing was proposed again.
+		time.Sleep(3 * time.Second)
+		if n := len(gh.PullRequests("fleet/config")); n != 2 {
+			t.Errorf("%d pull requests after a rejection, want 2 (no retry of a rejected revision)", n)
+		}
+	})
+
+	t.Run("a newer revision supersedes the open pull request once it passed the gates", func(t *testing.T) {
+		rev3 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hello v3", 1)}})
+		h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev3 })
+		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", func(s fleetv1alpha1.StageStatus) bool { return strings.Contains(s.Message, "awaiting approval #3") })
+
+		rev4 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hello v4", 1)}})
+		h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev4 })
+		time.Sleep(2 * time.Second)
+		if pr3, _ := gh.PullRequest("fleet/config", 3); !strings.Contains(pr3.Title, rev3[:7]) || strings.Contains(pr3.Body, "hello v4") {
+			t.Errorf("pull request #3 took %s before dev was healthy on it: %q", rev4[:7], pr3.Title)
+		}
+		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", func(s fleetv1alpha1.StageStatus) bool {
+			return s.TargetRevision == rev4 && strings.Contains(s.Message, "awaiting approval #3")
+		})
+		pr3, _ := gh.PullRequest("fleet/config", 3)
+		if !strings.Contains(pr3.Title, rev4[:7]) || !strings.Contains(pr3.Body, "+  greeting: hello v4") {
+			t.Errorf("pull request #3 = %q, want it to carry %s:\n%s", pr3.Title, rev4[:7], pr3.Body)
+		}
+		h.waitPromotion(t, "release-prod-"+rev3[:12], fleetv1alpha1.PromotionSuperseded)
+		if err := api.MergePullRequest(ctx, 3, "approved"); err != nil {
+			t.Fatal(err)
+		}
+		h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev4 })
+		if got := h.readBranch(t, "env/prod")["clusters/prod-1/hello/hello/configmap-hello.yaml"]; !strings.Contains(got, "hello v4") {
+			t.Errorf("env/prod hello = %q, want hello v4", got)
+		}
+	})
+}
+
+// withGitHub starts the GitHub API double over the hub's fleet repo (its branches read live
+// from the git server's repository; a merge makes a real merge commit there) and points the
+// GitSource's forge at it.
+func (h *hubEnv) withGitHub(t *testing.T) *forge.Server {
+	t.Helper()
+	ctx := context.Background()
+	gh := forge.NewServer(t)
+	dir := filepath.Join(h.git.Root(), "fleet")
+	gh.AddRepo("fleet/config", nil)
+	gh.UseGitDir("fleet/config", dir)
+	gh.OnMerge(func(_ string, pr forge.PullRequest) (string, error) { return gitMerge(dir, pr) })
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "forge-token"}, StringData: map[string]string{"token": forge.Token}}
+	if err := h.c.Create(ctx, sec); err != nil {
+		t.Fatal(err)
+	}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		src := &fleetv1alpha1.GitSource{}
+		if err := h.c.Get(ctx, client.ObjectKey{Namespace: h.ns, Name: "fleet"}, src); err != nil {
+			return err
+		}
+		src.Spec.Forge = &fleetv1alpha1.ForgeSpec{Type: fleetv1alpha1.ForgeGitHub, APIURL: gh.URL(), Repository: "fleet/config",
+			SecretRef: &fleetv1alpha1.LocalObjectReference{Name: "forge-token"}}
+		return h.c.Update(ctx, src)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gh
+}
+
+// gitMerge merges a pull request in a bare repository with a merge commit, as GitHub does.
+func gitMerge(dir string, pr forge.PullRequest) (string, error) {
+	git := func(args ...string) (string, error) {
+		out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("git %v: %v: %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out)), nil
+	}
+	base, err := git("rev-parse", "refs/heads/"+pr.Base)
+	if err != nil {
+		return "", err
+	}
+	sha, err := git("-c", "user.name=test", "-c", "user.email=test@example.com", "commit-tree", pr.HeadSHA+"^{tree}", "-p", base, "-p", pr.HeadSHA, "-m", fmt.Sprintf("Merge pull request #%d from %s", pr.Number, pr.Head))
+	if err != nil {
+		return "", err
+	}
+	if _, err := git("update-ref", "refs/heads/"+pr.Base, sha, base); err != nil {
+		return "", err
+	}
+	return sha, nil
+}
+
+func (h *hubEnv) waitStatus(t *testing.T, gh *forge.Server, sha, context, state, desc string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, ok := gh.LatestStatus("fleet/config", sha, context)
+		if ok && st.State == state && st.Description == desc {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status %s on %s = %+v (found %v), want %s %q", context, sha[:7], st, ok, state, desc)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (h *hubEnv) promotion(t *testing.T, name string) *fleetv1alpha1.Promotion {
+	t.Helper()
+	p := &fleetv1alpha1.Promotion{}
+	if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: h.ns, Name: name}, p); err != nil {
+		t.Fatalf("Promotion %s: %v", name, err)
+	}
+	return p
+}
+
+func (h *hubEnv) waitPromotion(t *testing.T, name string, phase fleetv1alpha1.PromotionPhase) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p := &fleetv1alpha1.Promotion{}
+		err := h.c.Get(context.Background(), client.ObjectKey{Namespace: h.ns, Name: name}, p)
+		if err == nil && p.Status.Phase == phase {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Promotion %s = %+v (err %v), want phase %s", name, p.Status, err, phase)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
