@@ -9,13 +9,16 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/agent/apply"
+	"github.com/gitfleet/gitfleet/controllers/agent/drift"
 	"github.com/gitfleet/gitfleet/controllers/agent/manifest"
 )
 
@@ -84,7 +87,8 @@ func (r *Reconciler) reconcileApply(ctx context.Context, p *pass) error {
 	start := time.Now()
 	actx, cancel := context.WithTimeout(ctx, syncTimeout(cs))
 	defer cancel()
-	results := r.applier.Apply(actx, st.objects.Objects, r.applyOptions(p))
+	toApply, unchanged := r.splitUnchanged(p)
+	results := append(r.applier.Apply(actx, toApply, r.applyOptions(p)), unchanged...)
 	observeApply(st.nn, time.Since(start), results)
 	p.applyResults = results
 	r.remember(p, results, true)
@@ -128,6 +132,40 @@ func (r *Reconciler) reconcileApply(ctx context.Context, p *pass) error {
 		r.event(cs, "Normal", "Applied", "Apply", "applied commit %s: %s", short(st.commit), countActions(results))
 	}
 	return nil
+}
+
+// splitUnchanged sets aside the objects that need no request: same in Git as at the
+// last apply (under the same spec generation), and not drifted in the cluster since. An
+// update touching a few objects of a large commit then sends only those. The others are
+// returned as Unchanged results built from what the last apply returned.
+func (r *Reconciler) splitUnchanged(p *pass) ([]*unstructured.Unstructured, []apply.Result) {
+	st := p.st
+	if st.appliedGen != p.cs.Generation || len(st.records) == 0 {
+		return st.objects.Objects, nil
+	}
+	var toApply []*unstructured.Unstructured
+	var unchanged []apply.Result
+	for _, o := range st.objects.Objects {
+		key := manifest.KeyOf(o)
+		rec := st.records[key]
+		if rec == nil && key.Namespace == "" {
+			key.Namespace = metav1.NamespaceDefault
+			rec = st.records[key]
+		}
+		if rec == nil || !equality.Semantic.DeepEqual(rec.desired.Object, o.Object) {
+			toApply = append(toApply, o)
+			continue
+		}
+		live, found, ok := st.watches.get(rec.gvr, key)
+		if !ok || !found || live.GetResourceVersion() != rec.applied.GetResourceVersion() &&
+			len(drift.Compare(rec.owned, rec.applied, live, drift.Options{})) > 0 {
+			toApply = append(toApply, o)
+			continue
+		}
+		unchanged = append(unchanged, apply.Result{Key: key, Ref: manifest.RefOf(rec.applied), Action: v1alpha1.ActionUnchanged,
+			Applied: rec.applied, Owned: rec.owned, Adopted: rec.adopted, GVR: rec.gvr})
+	}
+	return toApply, unchanged
 }
 
 func (r *Reconciler) applyOptions(p *pass) apply.Options {

@@ -189,7 +189,7 @@ func (r *Reconciler) enqueue(nn types.NamespacedName) {
 }
 
 // step is one stage of a pass. It records what it saw in p; an error stops the pass
-// (the deferred status update still runs).
+// (the deferred status update still runs) and is retried with backoff.
 type step func(ctx context.Context, p *pass) error
 
 // Reconcile runs one pass over a ClusterSync: fetch the branch, watch the applied
@@ -225,17 +225,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		r.reconcileHub,
 	} {
 		if err := s(ctx, p); err != nil {
-			if errors.Is(err, errStop) {
-				return ctrl.Result{}, nil
-			}
 			return ctrl.Result{}, err
 		}
 	}
 	return ctrl.Result{}, nil
 }
-
-// errStop ends a pass early without an error (e.g. nothing was ever fetched).
-var errStop = errors.New("stop the pass")
 
 // forget drops the in-memory state of a deleted ClusterSync and stops its watches. The
 // objects it applied stay in the cluster.

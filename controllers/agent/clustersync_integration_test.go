@@ -70,6 +70,9 @@ func TestApplyUpdatePruneAndCRDs(t *testing.T) {
 	g.Eventually(f.condition(v1alpha1.ReadyCondition), envtest.EventuallyTimeout).Should(HavePrefix("True/"))
 	g.Eventually(f.latestStatus(sha1), envtest.EventuallyTimeout).Should(Equal("success: applied 4 objects, all healthy"))
 	g.Expect(f.get().Status.ObservedGeneration).To(Equal(f.get().Generation))
+	// Unchanged re-syncs (every second here) write nothing.
+	rv := f.get().ResourceVersion
+	g.Consistently(func() string { return f.get().ResourceVersion }, 3*time.Second, 100*time.Millisecond).Should(Equal(rv))
 
 	// Update one object, remove one, and add a CRD with a custom resource in one commit.
 	sha2 := f.push(map[string]string{

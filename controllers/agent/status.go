@@ -84,7 +84,8 @@ func (r *Reconciler) finish(ctx context.Context, p *pass, err error) (ctrl.Resul
 		cs.Status.AppliedCommit = st.appliedCommit
 		cs.Status.AppliedSourceRevision = st.appliedSource
 		if !st.lastAppliedTime.IsZero() {
-			t := metav1.NewTime(st.lastAppliedTime)
+			// The API keeps whole seconds: compare and write those.
+			t := metav1.NewTime(st.lastAppliedTime.Truncate(time.Second))
 			cs.Status.LastAppliedTime = &t
 		}
 		cs.Status.Objects = objectResults(st)

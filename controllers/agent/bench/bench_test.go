@@ -86,6 +86,9 @@ spec:
 	return files
 }
 
+// bigServiceRange makes room for the tree's 330 Services (envtest's default is a /24).
+var bigServiceRange = map[string]string{"service-cluster-ip-range": "10.0.0.0/16"}
+
 type figures struct {
 	kubectlFirst, kubectlUpdate       time.Duration
 	agentFirst, agentUpdate           time.Duration // commit to status
@@ -112,7 +115,7 @@ func TestAgentBenchmark(t *testing.T) {
 	// kubectl against a fresh API server of its own.
 	dir := t.TempDir()
 	writeTree(t, dir, tree(1))
-	kc := envtest.StartForTest(t, envtest.Options{Name: "kubectl", CRDDirectoryPaths: []string{}})
+	kc := envtest.StartForTest(t, envtest.Options{Name: "kubectl", CRDDirectoryPaths: []string{}, APIServerFlags: bigServiceRange})
 	f.kubectlFirst = kubectl(t, kc.Kubeconfig, dir)
 	writeTree(t, dir, tree(2))
 	f.kubectlUpdate = kubectl(t, kc.Kubeconfig, dir)
@@ -121,7 +124,8 @@ func TestAgentBenchmark(t *testing.T) {
 	}
 
 	// The agent, as its own process, against another fresh API server.
-	member := envtest.StartForTest(t, envtest.Options{Name: "agent", AddToScheme: []func(*kruntime.Scheme) error{v1alpha1.AddToScheme}})
+	member := envtest.StartForTest(t, envtest.Options{Name: "agent", APIServerFlags: bigServiceRange,
+		AddToScheme: []func(*kruntime.Scheme) error{v1alpha1.AddToScheme}})
 	git := gitserver.StartForTest(t, gitserver.Options{})
 	if err := git.InitRepo("org/fleet", nil, "env/bench"); err != nil {
 		t.Fatal(err)
@@ -306,8 +310,7 @@ func applyDurations(t *testing.T, path string) []time.Duration {
 func passDurations(t *testing.T, path string, since time.Time) []time.Duration {
 	var out []time.Duration
 	for _, m := range logLines(t, path) {
-		ts, _ := m["ts"].(float64)
-		if m["msg"] != "pass done" || time.Unix(0, int64(ts*1e9)).Before(since) || m["applied"] == true {
+		if m["msg"] != "pass done" || logTime(m).Before(since) || m["applied"] == true {
 			continue
 		}
 		if d, err := time.ParseDuration(fmt.Sprint(m["duration"])); err == nil {
@@ -315,6 +318,18 @@ func passDurations(t *testing.T, path string, since time.Time) []time.Duration {
 		}
 	}
 	return out
+}
+
+// logTime reads a log line's time: RFC 3339 or seconds since the epoch.
+func logTime(m map[string]any) time.Time {
+	switch ts := m["ts"].(type) {
+	case float64:
+		return time.Unix(0, int64(ts*1e9))
+	case string:
+		t, _ := time.Parse(time.RFC3339Nano, ts)
+		return t
+	}
+	return time.Time{}
 }
 
 // apiWrites returns the API server's count of write requests by verb and resource,
