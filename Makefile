@@ -63,7 +63,7 @@ test-unit: ## Unit tests: pure packages, no API server.
 	$(GO) test $(GOTESTFLAGS) ./...
 
 .PHONY: test-integration
-test-integration: binaries ## Integration tests against a real kube-apiserver + etcd and real git servers.
+test-integration: binaries build ## Integration tests against a real kube-apiserver + etcd and real git servers.
 	$(GO) test -tags integration -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
 
 .PHONY: test

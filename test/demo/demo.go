@@ -68,9 +68,10 @@ type Demo struct {
 	Git     *gitserver.Server
 	RepoURL string
 
-	procs  []*exec.Cmd
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	procs   []*exec.Cmd
+	hubArgs []string
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // Start brings everything up. The caller must call Stop, also when Start fails.
@@ -205,12 +206,13 @@ func (d *Demo) startProcesses() error {
 	if err != nil {
 		return err
 	}
-	if err := d.start("gitfleet-hub", d.Hub.Kubeconfig, "--metrics-bind-address=0", "--health-probe-bind-address=0",
-		"--webhook-bind-address=127.0.0.1:"+strconv.Itoa(webhook), "--namespace="+Namespace, "--data-dir="+hubData); err != nil {
+	d.hubArgs = []string{"--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--webhook-bind-address=127.0.0.1:" + strconv.Itoa(webhook), "--namespace=" + Namespace, "--data-dir=" + hubData}
+	if _, err := d.start("gitfleet-hub", d.Hub.Kubeconfig, d.hubArgs...); err != nil {
 		return err
 	}
 	for _, m := range d.Members {
-		if err := d.start("gitfleet-agent", m.Cluster.Kubeconfig, "--metrics-bind-address=0", "--health-probe-bind-address=0",
+		if _, err := d.start("gitfleet-agent", m.Cluster.Kubeconfig, "--metrics-bind-address=0", "--health-probe-bind-address=0",
 			"--work-dir="+filepath.Join(d.opts.LogDir, "agent-"+m.Name)); err != nil {
 			return err
 		}
@@ -218,10 +220,10 @@ func (d *Demo) startProcesses() error {
 	return nil
 }
 
-func (d *Demo) start(bin, kubeconfig string, args ...string) error {
+func (d *Demo) start(bin, kubeconfig string, args ...string) (*exec.Cmd, error) {
 	path := filepath.Join(d.opts.BinDir, bin)
 	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("%s not found in %s (run make build): %w", bin, d.opts.BinDir, err)
+		return nil, fmt.Errorf("%s not found in %s (run make build): %w", bin, d.opts.BinDir, err)
 	}
 	name := bin
 	for _, m := range d.Members {
@@ -229,19 +231,41 @@ func (d *Demo) start(bin, kubeconfig string, args ...string) error {
 			name = bin + "-" + m.Name
 		}
 	}
-	logFile, err := os.Create(filepath.Join(d.opts.LogDir, name+".log"))
+	logFile, err := os.OpenFile(filepath.Join(d.opts.LogDir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cmd := exec.Command(path, append([]string{"--kubeconfig=" + kubeconfig}, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", name, err)
+		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	d.say("started %s (pid %d, log %s)", name, cmd.Process.Pid, logFile.Name())
 	d.procs = append(d.procs, cmd)
+	return cmd, nil
+}
+
+// RestartHub stops the hub process (SIGTERM, by its PID) and starts it again with the same
+// data folder, as a rolling update or a crash would.
+func (d *Demo) RestartHub() error {
+	hub := d.procs[0]
+	_ = hub.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = hub.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = hub.Process.Kill()
+		<-done
+	}
+	cmd, err := d.start("gitfleet-hub", d.Hub.Kubeconfig, d.hubArgs...)
+	if err != nil {
+		return err
+	}
+	d.procs[0] = cmd
+	d.procs = d.procs[:len(d.procs)-1]
 	return nil
 }
 
