@@ -212,7 +212,7 @@ const (
 )
 
 // Toleration lets a placement onto clusters with a matching taint.
-// +kubebuilder:validation:XValidation:rule="self.operator != 'Exists' || !has(self.value) || self.value == ”",message="a toleration with operator Exists takes no value"
+// +kubebuilder:validation:XValidation:rule="self.operator != 'Exists' || !has(self.value) || size(self.value) == 0",message="a toleration with operator Exists takes no value"
 type Toleration struct {
 	// key of the taint to tolerate; empty with operator Exists tolerates every taint.
 	// +optional
