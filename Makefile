@@ -33,7 +33,7 @@ $(CONTROLLER_GEN):
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy, CRDs (config/crd/bases) and RBAC (config/rbac).
-	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:dir=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=gitfleet-hub paths=./controllers/hub/... output:rbac:dir=config/rbac/hub
 	$(CONTROLLER_GEN) rbac:roleName=gitfleet-agent paths=./controllers/agent/... output:rbac:dir=config/rbac/agent
