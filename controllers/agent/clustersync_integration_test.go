@@ -429,3 +429,20 @@ func (f *fixture) markDeploymentReady(ns, name string) {
 		f.t.Fatalf("updating the status of Deployment %s/%s: %v", ns, name, err)
 	}
 }
+
+func TestConflictsReported(t *testing.T) {
+	f := newFixture(t)
+	g := NewWithT(t)
+	ns := f.prefix + "-app"
+	sha := f.push(map[string]string{"app/ns.yaml": namespaceYAML(ns), "app/cm.yaml": configMapYAML(ns, "cm", map[string]string{"color": "blue"})})
+	f.createSync(func(cs *v1alpha1.ClusterSync) { cs.Spec.ApplyPolicy.Conflicts = v1alpha1.ConflictReport })
+	f.waitApplied(sha)
+	// Another field manager takes the field over; gitfleet does not force it back.
+	patch := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "cm", "namespace": ns}, "data": map[string]any{"color": "red"}}}
+	g.Expect(f.c.Patch(f.ctx, patch, client.Apply, client.FieldOwner("intruder"), client.ForceOwnership)).To(Succeed())
+	g.Eventually(f.condition(v1alpha1.AppliedCondition), envtest.EventuallyTimeout).Should(And(
+		HavePrefix("False/"+v1alpha1.ApplyFailedReason), ContainSubstring("conflict with another field manager")))
+	g.Expect(f.condition(v1alpha1.DriftedCondition)()).To(HavePrefix("True/"))
+	g.Consistently(func() any { return f.obj("v1", "ConfigMap", ns, "cm").Object["data"] }, 2*time.Second).Should(HaveKeyWithValue("color", "red"))
+}

@@ -263,12 +263,14 @@ func (r *Reconciler) configureForge(ctx context.Context, p *pass) bool {
 	}
 	rep.configure(f, key, StatusContextPrefix+cs.Spec.ClusterName, fs.TargetURL)
 	cs0 := cs.DeepCopy()
+	rep.mu.Lock()
 	rep.onError = func(err error) {
 		r.event(cs0, "Warning", v1alpha1.ForgeUnavailableReason, "PostStatus", "commit status not posted yet, retrying: %s", oneLine(err.Error()))
 	}
 	rep.onRecover = func() {
 		r.event(cs0, "Normal", "ForgeAvailable", "PostStatus", "commit statuses posted again")
 	}
+	rep.mu.Unlock()
 	return true
 }
 
