@@ -272,7 +272,11 @@ func (r *PipelineReconciler) observeStages(ctx context.Context, p *pipelinePass)
 		switch {
 		case st.TargetRevision != "":
 			st.Message = "promoting " + short(st.TargetRevision) + "; " + st.Message
-			p.wakeIn(r.InFlightPoll)
+			// An Auto promotion lands in seconds; an approval pull request waits for
+			// people (webhooks bring its merge at once; the poll is the fallback).
+			if s.Promotion != fleetv1alpha1.PromotionPullRequest {
+				p.wakeIn(r.InFlightPoll)
+			}
 		case st.RenderedCommit == "":
 			st.Message = "nothing promoted yet"
 		}

@@ -5,6 +5,7 @@ package hub_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,7 @@ metadata:
   name: release
 spec:
   pullRequestLabels: [release]
+  promotionHistoryLimit: 2
   stages:
   - name: dev
     clusterSelector:
@@ -56,9 +58,11 @@ spec:
 // statuses, merge, reject, and a newer revision superseding an open pull request only
 // once it passed the same gates.
 func TestPullRequestPromotion(t *testing.T) {
-	h := startHubWith(t, "testdata/promotion", hub.Options{PipelinePoll: time.Second})
+	// The poll is long: a merge, a close and the agents' reports arrive by webhook and watch.
+	addr := freeAddr(t)
+	h := startHubWith(t, "testdata/promotion", hub.Options{PipelinePoll: 5 * time.Minute, WebhookAddr: addr})
 	ctx := context.Background()
-	gh := h.withGitHub(t)
+	gh := h.withGitHub(t, "http://"+addr+hub.WebhookPathPrefix+h.ns+"/fleet")
 	api, err := gitsource.NewGitHub(gh.URL(), "fleet/config", forge.Token)
 	if err != nil {
 		t.Fatal(err)
@@ -104,10 +108,18 @@ func TestPullRequestPromotion(t *testing.T) {
 	})
 
 	t.Run("merging applies the revision to env/prod", func(t *testing.T) {
+		// The forge fails for a while: promotion waits, says why, and resumes.
+		gh.InjectFault(forge.Fault{Method: "POST", PathPrefix: "/repos/fleet/config/statuses", Count: 1000, Status: 502})
+		defer gh.ClearFaults()
+		merged := time.Now()
 		if err := api.MergePullRequest(ctx, 1, "approved"); err != nil {
 			t.Fatal(err)
 		}
+		h.waitPipelineReady(t, "False", fleetv1alpha1.ForgeUnavailableReason)
+		gh.ClearFaults()
 		h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 && s.TargetRevision == "" })
+		t.Logf("merge → env/prod observed at the revision, through a forge outage: %s", time.Since(merged).Round(10*time.Millisecond))
+		h.waitPipelineReady(t, "True", fleetv1alpha1.SucceededReason)
 		if got := h.readBranch(t, "env/prod")["clusters/prod-1/hello/hello/configmap-hello.yaml"]; !strings.Contains(got, "hello v1") {
 			t.Errorf("env/prod hello = %q after the merge, want hello v1", got)
 		}
@@ -158,9 +170,26 @@ func TestPullRequestPromotion(t *testing.T) {
 		if err := api.MergePullRequest(ctx, 3, "approved"); err != nil {
 			t.Fatal(err)
 		}
+		merged := time.Now()
 		h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev4 })
+		t.Logf("merge → env/prod observed at the revision (webhook): %s", time.Since(merged).Round(10*time.Millisecond))
 		if got := h.readBranch(t, "env/prod")["clusters/prod-1/hello/hello/configmap-hello.yaml"]; !strings.Contains(got, "hello v4") {
 			t.Errorf("env/prod hello = %q, want hello v4", got)
+		}
+		h.waitPromotion(t, "release-prod-"+rev4[:12], fleetv1alpha1.PromotionMerged)
+	})
+
+	t.Run("finished promotions past the history limit are deleted", func(t *testing.T) {
+		var list fleetv1alpha1.PromotionList
+		if err := h.c.List(ctx, &list, client.InNamespace(h.ns), client.MatchingLabels{hub.StageLabel: "prod"}); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, p := range list.Items {
+			names = append(names, p.Name+"="+string(p.Status.Phase))
+		}
+		if len(list.Items) != 2 {
+			t.Errorf("prod Promotions = %v, want the 2 newest (promotionHistoryLimit 2)", names)
 		}
 	})
 }
@@ -168,10 +197,15 @@ func TestPullRequestPromotion(t *testing.T) {
 // withGitHub starts the GitHub API double over the hub's fleet repo (its branches read live
 // from the git server's repository; a merge makes a real merge commit there) and points the
 // GitSource's forge at it.
-func (h *hubEnv) withGitHub(t *testing.T) *forge.Server {
+func (h *hubEnv) withGitHub(t *testing.T, hookURL string) *forge.Server {
 	t.Helper()
 	ctx := context.Background()
 	gh := forge.NewServer(t)
+	gh.AddWebhook("fleet/config", hookURL, []byte("hook-secret"), "pull_request", "status")
+	hook := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "webhook"}, StringData: map[string]string{"token": "hook-secret"}}
+	if err := h.c.Create(ctx, hook); err != nil {
+		t.Fatal(err)
+	}
 	dir := filepath.Join(h.git.Root(), "fleet")
 	gh.AddRepo("fleet/config", nil)
 	gh.UseGitDir("fleet/config", dir)
@@ -187,12 +221,24 @@ func (h *hubEnv) withGitHub(t *testing.T) *forge.Server {
 		}
 		src.Spec.Forge = &fleetv1alpha1.ForgeSpec{Type: fleetv1alpha1.ForgeGitHub, APIURL: gh.URL(), Repository: "fleet/config",
 			SecretRef: &fleetv1alpha1.LocalObjectReference{Name: "forge-token"}}
+		src.Spec.WebhookSecretRef = &fleetv1alpha1.LocalObjectReference{Name: "webhook"}
 		return h.c.Update(ctx, src)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return gh
+}
+
+// freeAddr returns a free 127.0.0.1 address for a server the test starts.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // gitMerge merges a pull request in a bare repository with a merge commit, as GitHub does.
@@ -228,6 +274,24 @@ func (h *hubEnv) waitStatus(t *testing.T, gh *forge.Server, sha, context, state,
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("status %s on %s = %+v (found %v), want %s %q", context, sha[:7], st, ok, state, desc)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitPipelineReady waits for the release pipeline's Ready condition.
+func (h *hubEnv) waitPipelineReady(t *testing.T, status, reason string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p := h.pipeline(t, "release")
+		for _, c := range p.Status.Conditions {
+			if c.Type == fleetv1alpha1.ReadyCondition && string(c.Status) == status && c.Reason == reason {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pipeline conditions = %+v, want Ready=%s %s", p.Status.Conditions, status, reason)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -21,10 +21,12 @@ import (
 // WebhookPathPrefix is where the receiver listens: POST /hook/<namespace>/<gitsource>.
 const WebhookPathPrefix = "/hook/"
 
-// WebhookReceiver takes forge webhooks (GitHub and Gitea push events) for GitSources. A
-// request whose HMAC-SHA256 signature does not match the GitSource's webhook secret gets
-// 401 and changes nothing; a push to the source's branch sets the
-// reconcile.fluxcd.io/requestedAt annotation, so the source is fetched at once.
+// WebhookReceiver takes forge webhooks (GitHub and Gitea) for GitSources. A request whose
+// HMAC-SHA256 signature does not match the GitSource's webhook secret gets 401 and changes
+// nothing; a push to the source's branch sets the reconcile.fluxcd.io/requestedAt
+// annotation, so the source is fetched at once; pull_request and status events set it on
+// the namespace's Pipelines, so promotions react to a merge, a close or an agent's report
+// within seconds (polling is the fallback).
 type WebhookReceiver struct {
 	Client client.Client
 	Parser gitsource.WebhookParser
@@ -70,6 +72,17 @@ func (h *WebhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
+	if ev.Type == "pull_request" || ev.Type == "status" {
+		// An approval pull request was merged or closed, or an agent reported: the
+		// namespace's pipelines look again now rather than at their next poll.
+		if err := h.requestPipelines(ctx, ns); err != nil {
+			http.Error(w, "could not trigger the pipelines", http.StatusInternalServerError)
+			return
+		}
+		log.V(1).Info("forge event received, reconciling pipelines", "gitsource", ns+"/"+name, "event", ev.Type, "action", ev.Action)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	if ev.Type != "push" || ev.Ref != "refs/heads/"+src.Spec.Branch {
 		w.WriteHeader(http.StatusAccepted)
 		return
@@ -80,6 +93,21 @@ func (h *WebhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Info("push received, fetching", "gitsource", ns+"/"+name, "after", ev.After)
 	w.WriteHeader(http.StatusOK)
+}
+
+// requestPipelines asks every Pipeline of the namespace to reconcile now.
+func (h *WebhookReceiver) requestPipelines(ctx context.Context, ns string) error {
+	var list fleetv1alpha1.PipelineList
+	if err := h.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	now := h.Clock.Now()
+	for i := range list.Items {
+		if err := RequestReconcile(ctx, h.Client, &list.Items[i], now); err != nil {
+			return fmt.Errorf("pipeline %s: %w", list.Items[i].Name, err)
+		}
+	}
+	return nil
 }
 
 // RequestReconcile sets the reconcile.fluxcd.io/requestedAt annotation, as `flux
