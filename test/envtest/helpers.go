@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -105,8 +106,22 @@ func NewNamespace(t TB, c client.Client) string {
 //
 // With a manager's (cached) client as c, it returns once the cache has seen the object.
 func CreateAndWait(ctx context.Context, c client.Client, obj client.Object, ready func(client.Object) bool) error {
-	if err := c.Create(ctx, obj); err != nil {
-		return fmt.Errorf("creating %s: %w", describe(c, obj), err)
+	// A kind whose CRD was just established may not be in the API server's discovery
+	// yet: retry "no match" errors for a few seconds.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := c.Create(ctx, obj)
+		if err == nil {
+			break
+		}
+		if !apimeta.IsNoMatchError(err) || time.Now().After(deadline) {
+			return fmt.Errorf("creating %s: %w", describe(c, obj), err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("creating %s: %w", describe(c, obj), err)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	return WaitFor(ctx, c, obj, ready)
 }
