@@ -32,7 +32,7 @@ func TestRandomisedInvariants(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: Schedule() = %v", name, err)
 		}
-		checkInvariants(t, name, p, clusters, res)
+		checkInvariants(t, name, p, clusters, current, res)
 
 		// The same input gives the same output, whatever the order of the clusters.
 		shuffled := slices.Clone(clusters)
@@ -80,7 +80,13 @@ func randomCurrent(r *rand.Rand, clusters []v1alpha1.MemberCluster) []v1alpha1.C
 	return out
 }
 
-func checkInvariants(t *testing.T, name string, p v1alpha1.PlacementPolicy, clusters []v1alpha1.MemberCluster, res scheduler.Result) {
+func checkInvariants(t *testing.T, name string, p v1alpha1.PlacementPolicy, clusters []v1alpha1.MemberCluster, current []v1alpha1.ClusterDecision, res scheduler.Result) {
+	selectedBefore := map[string]bool{}
+	for _, d := range current {
+		if d.Selected {
+			selectedBefore[d.ClusterName] = true
+		}
+	}
 	t.Helper()
 	byName := map[string]*v1alpha1.MemberCluster{}
 	for i := range clusters {
@@ -88,7 +94,7 @@ func checkInvariants(t *testing.T, name string, p v1alpha1.PlacementPolicy, clus
 	}
 	var feasible []string
 	for _, mc := range clusters {
-		if oracleFeasible(p, &mc) {
+		if oracleFeasible(p, &mc, selectedBefore[mc.Name]) {
 			feasible = append(feasible, mc.Name)
 		}
 	}
@@ -97,7 +103,7 @@ func checkInvariants(t *testing.T, name string, p v1alpha1.PlacementPolicy, clus
 	// Nothing picked is ineligible, violates a required term or an untolerated taint.
 	for _, n := range res.Selected {
 		mc := byName[n]
-		if mc == nil || !oracleFeasible(p, mc) {
+		if mc == nil || !oracleFeasible(p, mc, selectedBefore[n]) {
 			t.Fatalf("%s: selected %s, which is not feasible (eligible, tolerated, matching)", name, n)
 		}
 	}
@@ -203,18 +209,20 @@ func checkSkew(t *testing.T, name string, p v1alpha1.PlacementPolicy, byName map
 }
 
 // oracleFeasible says whether the cluster can take the placement, from the API's
-// definitions, for the values fixtures.Random generates.
-func oracleFeasible(p v1alpha1.PlacementPolicy, mc *v1alpha1.MemberCluster) bool {
+// definitions, for the values fixtures.Random generates. PickAll keeps a cluster it
+// selected before although its heartbeat lapsed or it reports unhealthy.
+func oracleFeasible(p v1alpha1.PlacementPolicy, mc *v1alpha1.MemberCluster, selectedBefore bool) bool {
 	if mc.DeletionTimestamp != nil || mc.Spec.State == v1alpha1.ClusterLeave {
 		return false
 	}
+	kept := p.PlacementType == v1alpha1.PickAll && selectedBefore
 	if grace := mc.Spec.HeartbeatGracePeriod.Duration; grace > 0 {
-		if hb := mc.Status.LastHeartbeatTime; hb == nil || fx.Now.Sub(hb.Time) > grace {
+		if hb := mc.Status.LastHeartbeatTime; !kept && (hb == nil || fx.Now.Sub(hb.Time) > grace) {
 			return false
 		}
 	}
 	for _, c := range mc.Status.Conditions {
-		if c.Type == v1alpha1.HealthyCondition && c.Status == metav1.ConditionFalse {
+		if c.Type == v1alpha1.HealthyCondition && c.Status == metav1.ConditionFalse && !kept {
 			return false
 		}
 	}

@@ -105,12 +105,20 @@ func TestStability(t *testing.T) {
 				{clusters: []v1alpha1.MemberCluster{fx.Cluster("a", healthy), fx.Cluster("b", unhealthy)}, want: names("a")},
 			},
 		},
-		"PickAll follows a flapping cluster": {
+		"PickAll keeps a cluster that turned unhealthy or stopped reporting, until it leaves": {
 			policy: fx.PickAll(),
 			steps: []step{
-				{clusters: []v1alpha1.MemberCluster{fx.Cluster("a"), fx.Cluster("b")}, want: names("a", "b")},
-				{clusters: []v1alpha1.MemberCluster{fx.Cluster("a", unhealthy), fx.Cluster("b")}, want: names("b")},
-				{clusters: []v1alpha1.MemberCluster{fx.Cluster("a", healthy), fx.Cluster("b")}, want: names("a", "b")},
+				{clusters: []v1alpha1.MemberCluster{fx.Cluster("a"), fx.Cluster("b", fx.Grace(time.Minute), fx.HeartbeatAgo(time.Second))}, want: names("a", "b")},
+				{clusters: []v1alpha1.MemberCluster{fx.Cluster("a", unhealthy), fx.Cluster("b", fx.Grace(time.Minute), fx.HeartbeatAgo(time.Hour))}, want: names("a", "b")},
+				{clusters: []v1alpha1.MemberCluster{fx.Cluster("a", healthy), fx.Cluster("b", fx.Grace(time.Minute), fx.HeartbeatAgo(time.Hour), fx.Leaving())}, want: names("a")},
+			},
+		},
+		"PickAll does not add a cluster that is unhealthy": {
+			policy: fx.PickAll(),
+			steps: []step{
+				{clusters: []v1alpha1.MemberCluster{fx.Cluster("a"), fx.Cluster("b", unhealthy)}, want: names("a")},
+				{clusters: []v1alpha1.MemberCluster{fx.Cluster("a"), fx.Cluster("b", unhealthy)}, want: names("a")},
+				{clusters: []v1alpha1.MemberCluster{fx.Cluster("a"), fx.Cluster("b", healthy)}, want: names("a", "b")},
 			},
 		},
 		"PickAll adds a newly eligible cluster": {

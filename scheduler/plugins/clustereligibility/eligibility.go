@@ -41,7 +41,24 @@ func (p *Plugin) Name() string { return Name }
 
 // Filter drops a cluster that is not eligible at the cycle's time; see Check.
 func (p *Plugin) Filter(state *framework.CycleState, cluster *framework.ClusterInfo) *framework.Status {
-	return check(cluster.Cluster, state.Now(), state.Explain())
+	st := check(cluster.Cluster, state.Now(), state.Explain())
+	if st != nil && keepsSelected(state, cluster.Cluster) {
+		// PickAll keeps a cluster it already placed on when only the agent's reports
+		// stopped or turned unhealthy: dropping it would remove the cluster's folder from
+		// the branch, and an agent that still reaches Git would delete the apps. It is
+		// dropped when it leaves or is deleted. (PickN replaces it instead.)
+		return nil
+	}
+	return st
+}
+
+// keepsSelected reports whether a currently selected cluster stays selected under PickAll
+// although its heartbeat lapsed or it reports Healthy=False.
+func keepsSelected(state *framework.CycleState, mc *v1alpha1.MemberCluster) bool {
+	if state.Policy() == nil || state.Policy().PlacementType != v1alpha1.PickAll || !state.CurrentlySelected(mc.Name) {
+		return false
+	}
+	return mc.DeletionTimestamp == nil && mc.Spec.State != v1alpha1.ClusterLeave
 }
 
 // Check returns nil when the cluster can receive placements at now, or an
