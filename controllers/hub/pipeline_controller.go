@@ -183,20 +183,9 @@ func (r *PipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 // resolveRepository finds the GitSource whose placements use the pipeline (the dry repo)
 // and the repository of the env branches: spec.targetRef, or that source.
 func (r *PipelineReconciler) resolveRepository(ctx context.Context, p *pipelinePass) error {
-	var placements fleetv1alpha1.PlacementList
-	if err := r.Client.List(ctx, &placements, client.InNamespace(p.pipe.Namespace)); err != nil {
-		return fmt.Errorf("listing Placements: %w", err)
-	}
-	sort.Slice(placements.Items, func(i, j int) bool { return placements.Items[i].Name < placements.Items[j].Name })
-	var sourceName string
-	for _, pl := range placements.Items {
-		if pl.Spec.PipelineRef != nil && pl.Spec.PipelineRef.Name == p.pipe.Name {
-			sourceName = pl.Spec.SourceRef.Name
-			break
-		}
-	}
-	if sourceName == "" {
-		return nil
+	sourceName, err := PipelineSourceName(ctx, r.Client, p.pipe)
+	if err != nil || sourceName == "" {
+		return err
 	}
 	p.source = &fleetv1alpha1.GitSource{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: p.pipe.Namespace, Name: sourceName}, p.source); err != nil {
@@ -209,7 +198,6 @@ func (r *PipelineReconciler) resolveRepository(ctx context.Context, p *pipelineP
 			return withReason(fleetv1alpha1.DependencyNotReadyReason, fmt.Errorf("target GitSource %q: %w", ref.Name, err))
 		}
 	}
-	var err error
 	if p.url, p.auth, err = sourceAccess(ctx, r.Client, target); err != nil {
 		return err
 	}
@@ -221,6 +209,22 @@ func (r *PipelineReconciler) resolveRepository(ctx context.Context, p *pipelineP
 		p.dryForge, err = r.forgeFor(ctx, p.source)
 	}
 	return err
+}
+
+// PipelineSourceName is the GitSource whose placements use the pipeline (the first such
+// placement by name decides), "" when no placement uses it.
+func PipelineSourceName(ctx context.Context, c client.Reader, pipe *fleetv1alpha1.Pipeline) (string, error) {
+	var placements fleetv1alpha1.PlacementList
+	if err := c.List(ctx, &placements, client.InNamespace(pipe.Namespace)); err != nil {
+		return "", fmt.Errorf("listing Placements: %w", err)
+	}
+	sort.Slice(placements.Items, func(i, j int) bool { return placements.Items[i].Name < placements.Items[j].Name })
+	for _, pl := range placements.Items {
+		if pl.Spec.PipelineRef != nil && pl.Spec.PipelineRef.Name == pipe.Name {
+			return pl.Spec.SourceRef.Name, nil
+		}
+	}
+	return "", nil
 }
 
 // sourceAccess returns a GitSource's URL and credentials. Credentials never reach a log,
@@ -385,6 +389,13 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 	for i := range p.pipe.Status.Stages {
 		st := &p.pipe.Status.Stages[i]
 		g, ok := p.gates[st.Name]
+		if forced := p.requested(st.Name); forced != nil && i > 0 && forced.Name != promotionName(p.pipe.Name, st.Name, forced.Spec.DryRevision) {
+			p.finishPromotion(forced, fleetv1alpha1.PromotionFailed, "a Promotion made by hand must be named "+promotionName(p.pipe.Name, st.Name, forced.Spec.DryRevision)+" (gitfleet promote does this)")
+		} else if forced != nil && i > 0 {
+			// `gitfleet promote --skip-gates`: the revision moves in now, the reason is recorded.
+			g, ok = stageGates{candidate: forced.Spec.DryRevision, outcome: gateOutcome{Passed: true,
+				Results: []fleetv1alpha1.GateResult{{Name: "skipped", Passed: true, Message: truncate(forced.Spec.SkipGatesReason, 1024)}}}}, true
+		}
 		if !ok || !g.outcome.Passed {
 			continue
 		}
@@ -423,6 +434,19 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 		}
 	}
 	return nil
+}
+
+// requested returns the newest Promotion made by hand for stage with skipGates that the hub
+// has not acted on yet (no phase).
+func (p *pipelinePass) requested(stage string) *fleetv1alpha1.Promotion {
+	var out *fleetv1alpha1.Promotion
+	for _, pr := range p.promotions {
+		if pr.Spec.Stage == stage && pr.Spec.SkipGates && pr.Status.Phase == "" &&
+			(out == nil || pr.CreationTimestamp.After(out.CreationTimestamp.Time)) {
+			out = pr
+		}
+	}
+	return out
 }
 
 // pipelineSummary is "dev@1a2b3c4 staging@1a2b3c4 prod@-".

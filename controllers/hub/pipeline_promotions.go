@@ -19,7 +19,10 @@ const (
 	StageLabel    = "fleet.gitfleet.dev/stage"
 )
 
-// promotionName is the name of the attempt to move rev into a stage.
+// PromotionName is the name of the attempt to move rev into a stage of a pipeline:
+// <pipeline>-<stage>-<first 12 characters of rev>.
+func PromotionName(pipeline, stage, rev string) string { return promotionName(pipeline, stage, rev) }
+
 func promotionName(pipeline, stage, rev string) string {
 	if len(rev) > 12 {
 		rev = rev[:12]

@@ -27,12 +27,18 @@ const (
 // forgeFor returns the Forge of a GitSource, nil for forge type none. The token is read
 // from the forge's Secret (key token) and never logged.
 func (r *PipelineReconciler) forgeFor(ctx context.Context, src *fleetv1alpha1.GitSource) (gitsource.Forge, error) {
+	if r.NewForge != nil && src.Spec.Forge != nil && src.Spec.Forge.Type != fleetv1alpha1.ForgeNone {
+		return r.NewForge(ctx, src)
+	}
+	return ForgeForSource(ctx, r.Client, src)
+}
+
+// ForgeForSource returns the Forge of a GitSource (spec.forge, with the token of its
+// Secret), nil for forge type none. The hub and the gitfleet CLI share it.
+func ForgeForSource(ctx context.Context, c client.Reader, src *fleetv1alpha1.GitSource) (gitsource.Forge, error) {
 	f := src.Spec.Forge
 	if f == nil || f.Type == "" || f.Type == fleetv1alpha1.ForgeNone {
 		return nil, nil
-	}
-	if r.NewForge != nil {
-		return r.NewForge(ctx, src)
 	}
 	repo := f.Repository
 	if repo == "" {
@@ -44,7 +50,7 @@ func (r *PipelineReconciler) forgeFor(ctx context.Context, src *fleetv1alpha1.Gi
 	var token string
 	if f.SecretRef != nil {
 		sec := &corev1.Secret{}
-		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: src.Namespace, Name: f.SecretRef.Name}, sec); err != nil {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: src.Namespace, Name: f.SecretRef.Name}, sec); err != nil {
 			return nil, withReason(fleetv1alpha1.AuthenticationFailedReason, fmt.Errorf("reading forge Secret %q of GitSource %s: %w", f.SecretRef.Name, src.Name, err))
 		}
 		token = string(sec.Data["token"])

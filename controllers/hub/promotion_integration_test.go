@@ -107,6 +107,26 @@ func TestAutoPromotion(t *testing.T) {
 			t.Errorf("pipeline summary = %q, want %q", p.Status.Summary, want)
 		}
 	})
+
+	t.Run("a promotion made by hand with skipGates moves in at once", func(t *testing.T) {
+		rev3 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hotfix", 1)}})
+		h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev3 })
+		promo := &fleetv1alpha1.Promotion{
+			ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: hub.PromotionName("release", "staging", rev3),
+				Labels: map[string]string{hub.PipelineLabel: "release", hub.StageLabel: "staging"}},
+			Spec: fleetv1alpha1.PromotionSpec{PipelineRef: fleetv1alpha1.LocalObjectReference{Name: "release"}, Stage: "staging",
+				FromStage: "dev", DryRevision: rev3, SkipGates: true, SkipGatesReason: "hotfix for an outage"},
+		}
+		if err := h.c.Create(context.Background(), promo); err != nil {
+			t.Fatal(err)
+		}
+		h.waitStage(t, "staging", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev3 })
+		h.waitPromotion(t, promo.Name, fleetv1alpha1.PromotionMerged)
+		got := h.promotion(t, promo.Name)
+		if len(got.Status.Gates) != 1 || got.Status.Gates[0].Name != "skipped" || got.Status.Gates[0].Message != "hotfix for an outage" {
+			t.Errorf("gates of a skip-gates promotion = %+v, want one 'skipped' with the reason", got.Status.Gates)
+		}
+	})
 }
 
 // waitStage waits until the named stage of the release pipeline satisfies ok, and returns

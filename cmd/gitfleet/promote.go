@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/hub"
+)
+
+func init() {
+	register("promote", "start a promotion of STAGE now (--revision SHA; --skip-gates --reason TEXT)", runPromote)
+	register("approve", "merge the open approval pull request of STAGE through the forge", runApprove)
+}
+
+// promotionFlags are the flags promote and approve share.
+type promotionFlags struct {
+	kubeconfig, namespace, pipeline *string
+}
+
+func addPromotionFlags(fs *flag.FlagSet) promotionFlags {
+	return promotionFlags{
+		kubeconfig: fs.String("kubeconfig", "", "kubeconfig of the hub (default: $KUBECONFIG or ~/.kube/config)"),
+		namespace:  fs.String("n", "fleet-system", "the hub's fleet namespace"),
+		pipeline:   fs.String("pipeline", "", "the Pipeline (default: the only one in the namespace)"),
+	}
+}
+
+func runPromote(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("promote", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pf := addPromotionFlags(fs)
+	revision := fs.String("revision", "", "dry revision (fleet config repo commit) to promote; default: what the previous stage holds")
+	skip := fs.Bool("skip-gates", false, "promote without waiting for the gates (needs --reason, which is recorded)")
+	reason := fs.String("reason", "", "why the gates are skipped")
+	stage, code := parseStage(fs, args, stderr)
+	if code >= 0 {
+		return code
+	}
+	if *skip && *reason == "" {
+		fmt.Fprintln(stderr, "error: --skip-gates needs --reason")
+		return 2
+	}
+	c, err := promotionClient(*pf.kubeconfig)
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return 1
+	}
+	promo, err := promote(ctx, c, *pf.namespace, *pf.pipeline, stage, *revision, *skip, *reason)
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return 1
+	}
+	if *skip {
+		fmt.Fprintf(stdout, "promotion %s: %s moves into %s now (gates skipped: %s)\n", promo.Name, short(promo.Spec.DryRevision), stage, *reason)
+	} else {
+		fmt.Fprintf(stdout, "promotion %s: %s moves into %s once its gates pass\n", promo.Name, short(promo.Spec.DryRevision), stage)
+	}
+	return 0
+}
+
+// promote records a Promotion of revision (default: what the previous stage holds) into
+// stage, named as the hub names its own, and asks the pipeline to reconcile now.
+func promote(ctx context.Context, c client.Client, ns, pipeline, stage, revision string, skip bool, reason string) (*fleetv1alpha1.Promotion, error) {
+	pipe, idx, err := findStage(ctx, c, ns, pipeline, stage)
+	if err != nil {
+		return nil, err
+	}
+	if idx == 0 {
+		return nil, fmt.Errorf("stage %s is the first of pipeline %s: it follows the fleet config repo", stage, pipe.Name)
+	}
+	from := pipe.Spec.Stages[idx-1].Name
+	if revision == "" {
+		for _, st := range pipe.Status.Stages {
+			if st.Name == from {
+				revision = st.CurrentRevision
+			}
+		}
+		if revision == "" {
+			return nil, fmt.Errorf("stage %s holds no revision yet; pass --revision", from)
+		}
+	}
+	promo := &fleetv1alpha1.Promotion{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: hub.PromotionName(pipe.Name, stage, revision),
+			Labels: map[string]string{hub.PipelineLabel: pipe.Name, hub.StageLabel: stage}},
+		Spec: fleetv1alpha1.PromotionSpec{PipelineRef: fleetv1alpha1.LocalObjectReference{Name: pipe.Name}, Stage: stage,
+			FromStage: from, DryRevision: revision, SkipGates: skip, SkipGatesReason: reason},
+	}
+	if err := c.Create(ctx, promo); err != nil {
+		return nil, fmt.Errorf("creating Promotion %s: %w", promo.Name, err)
+	}
+	if err := hub.RequestReconcile(ctx, c, pipe, time.Now()); err != nil {
+		return nil, fmt.Errorf("asking pipeline %s to reconcile: %w", pipe.Name, err)
+	}
+	return promo, nil
+}
+
+func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("approve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pf := addPromotionFlags(fs)
+	stage, code := parseStage(fs, args, stderr)
+	if code >= 0 {
+		return code
+	}
+	c, err := promotionClient(*pf.kubeconfig)
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return 1
+	}
+	ref, err := approve(ctx, c, *pf.namespace, *pf.pipeline, stage)
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "merged #%d %s\n", ref.Number, ref.URL)
+	return 0
+}
+
+// approve merges the open approval pull request of stage through the forge of the
+// pipeline's GitSource (the token comes from its Secret, readable with the caller's
+// kubeconfig), and asks the pipeline to reconcile now.
+func approve(ctx context.Context, c client.Client, ns, pipeline, stage string) (*fleetv1alpha1.PullRequestRef, error) {
+	pipe, idx, err := findStage(ctx, c, ns, pipeline, stage)
+	if err != nil {
+		return nil, err
+	}
+	st := statusOf(pipe, stage)
+	if st.TargetRevision == "" || st.Promotion == "" {
+		return nil, fmt.Errorf("stage %s has no promotion in progress (%s)", stage, st.Message)
+	}
+	if pipe.Spec.Stages[idx].Promotion != fleetv1alpha1.PromotionPullRequest {
+		return nil, fmt.Errorf("stage %s is promoted automatically; there is nothing to approve", stage)
+	}
+	promo := &fleetv1alpha1.Promotion{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: st.Promotion}, promo); err != nil {
+		return nil, fmt.Errorf("reading Promotion %s: %w", st.Promotion, err)
+	}
+	ref := promo.Status.PullRequest
+	if ref == nil || promo.Status.Phase != fleetv1alpha1.PromotionOpen {
+		return nil, fmt.Errorf("the approval pull request of %s is not open yet (promotion %s is %s)", stage, promo.Name, promo.Status.Phase)
+	}
+	srcName := ""
+	if pipe.Spec.TargetRef != nil {
+		srcName = pipe.Spec.TargetRef.Name
+	} else if srcName, err = hub.PipelineSourceName(ctx, c, pipe); err != nil {
+		return nil, err
+	}
+	src := &fleetv1alpha1.GitSource{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: srcName}, src); err != nil {
+		return nil, fmt.Errorf("reading GitSource %q: %w", srcName, err)
+	}
+	forge, err := hub.ForgeForSource(ctx, c, src)
+	if err != nil {
+		return nil, err
+	}
+	if forge == nil {
+		return nil, fmt.Errorf("GitSource %s has no forge", src.Name)
+	}
+	if err := forge.MergePullRequest(ctx, int(ref.Number), fmt.Sprintf("Approved with gitfleet approve %s", stage)); err != nil {
+		return nil, fmt.Errorf("merging #%d: %w", ref.Number, err)
+	}
+	if err := hub.RequestReconcile(ctx, c, pipe, time.Now()); err != nil {
+		return nil, fmt.Errorf("asking pipeline %s to reconcile: %w", pipe.Name, err)
+	}
+	return ref, nil
+}
+
+// parseStage parses flags and the one STAGE argument; code is -1 to go on.
+func parseStage(fs *flag.FlagSet, args []string, stderr io.Writer) (string, int) {
+	if err := fs.Parse(args); err != nil {
+		return "", 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "usage: gitfleet %s STAGE [flags]\n", fs.Name())
+		return "", 2
+	}
+	return fs.Arg(0), -1
+}
+
+// findStage returns the pipeline (the named one, or the only one) and the stage's index.
+func findStage(ctx context.Context, c client.Client, ns, name, stage string) (*fleetv1alpha1.Pipeline, int, error) {
+	pipe := &fleetv1alpha1.Pipeline{}
+	if name != "" {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pipe); err != nil {
+			return nil, 0, fmt.Errorf("reading Pipeline %s: %w", name, err)
+		}
+	} else {
+		var list fleetv1alpha1.PipelineList
+		if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			return nil, 0, fmt.Errorf("listing Pipelines: %w", err)
+		}
+		if len(list.Items) != 1 {
+			return nil, 0, fmt.Errorf("%d Pipelines in namespace %s: pass --pipeline", len(list.Items), ns)
+		}
+		pipe = &list.Items[0]
+	}
+	for i, s := range pipe.Spec.Stages {
+		if s.Name == stage {
+			return pipe, i, nil
+		}
+	}
+	return nil, 0, errors.New("pipeline " + pipe.Name + " has no stage " + stage)
+}
+
+func statusOf(pipe *fleetv1alpha1.Pipeline, stage string) fleetv1alpha1.StageStatus {
+	for _, st := range pipe.Status.Stages {
+		if st.Name == stage {
+			return st
+		}
+	}
+	return fleetv1alpha1.StageStatus{Name: stage}
+}
+
+// promotionClient is a hub client that can also read Secrets (the forge token).
+func promotionClient(kubeconfig string) (client.Client, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading the hub kubeconfig: %w", err)
+	}
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{fleetv1alpha1.AddToScheme, corev1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return nil, err
+		}
+	}
+	return client.New(cfg, client.Options{Scheme: scheme})
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/test/forge"
+)
+
+const devRev = "0123456789abcdef0123456789abcdef01234567"
+
+func promotionFixture(t *testing.T, apiURL string) client.Client {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	_ = fleetv1alpha1.AddToScheme(scheme)
+	_ = corev1.AddToScheme(scheme)
+	pipe := &fleetv1alpha1.Pipeline{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "fleet", Name: "release"},
+		Spec:       fleetv1alpha1.PipelineSpec{Stages: []fleetv1alpha1.Stage{{Name: "dev"}, {Name: "prod", Promotion: fleetv1alpha1.PromotionPullRequest}}},
+		Status: fleetv1alpha1.PipelineStatus{Stages: []fleetv1alpha1.StageStatus{
+			{Name: "dev", CurrentRevision: devRev},
+			{Name: "prod", TargetRevision: devRev, Promotion: "release-prod-0123456789ab", Message: "awaiting approval #1"},
+		}},
+	}
+	promo := &fleetv1alpha1.Promotion{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "fleet", Name: "release-prod-0123456789ab"},
+		Status: fleetv1alpha1.PromotionStatus{Phase: fleetv1alpha1.PromotionOpen,
+			PullRequest: &fleetv1alpha1.PullRequestRef{Number: 1, URL: "http://example.com/pull/1"}},
+	}
+	placement := &fleetv1alpha1.Placement{ObjectMeta: metav1.ObjectMeta{Namespace: "fleet", Name: "hello"},
+		Spec: fleetv1alpha1.PlacementSpec{SourceRef: fleetv1alpha1.LocalObjectReference{Name: "fleet"}, PipelineRef: &fleetv1alpha1.LocalObjectReference{Name: "release"}}}
+	src := &fleetv1alpha1.GitSource{ObjectMeta: metav1.ObjectMeta{Namespace: "fleet", Name: "fleet"},
+		Spec: fleetv1alpha1.GitSourceSpec{URL: "https://example.com/fleet/config.git", Forge: &fleetv1alpha1.ForgeSpec{
+			Type: fleetv1alpha1.ForgeGitHub, APIURL: apiURL, Repository: "fleet/config", SecretRef: &fleetv1alpha1.LocalObjectReference{Name: "token"}}}}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "fleet", Name: "token"}, Data: map[string][]byte{"token": []byte(forge.Token)}}
+	return fake.NewClientBuilder().WithScheme(scheme).WithObjects(pipe, promo, placement, src, sec).WithStatusSubresource(pipe, promo).Build()
+}
+
+func TestApproveMergesTheOpenPullRequest(t *testing.T) {
+	gh := forge.NewServer(t)
+	gh.AddRepo("fleet/config", map[string]string{"env/prod": strings.Repeat("a", 40), "gitfleet/promote/prod": strings.Repeat("b", 40)})
+	c := promotionFixture(t, gh.URL())
+	ctx := context.Background()
+	api := newGitHub(t, gh)
+	if _, err := api.CreatePullRequest(ctx, newPR()); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := approve(ctx, c, "fleet", "", "prod")
+	if err != nil {
+		t.Fatalf("approve(prod) = %v", err)
+	}
+	if pr, _ := gh.PullRequest("fleet/config", 1); !pr.Merged || ref.Number != 1 {
+		t.Errorf("pull request #1 merged = %v (approve returned #%d), want merged #1", pr.Merged, ref.Number)
+	}
+	if _, err := approve(ctx, c, "fleet", "", "dev"); err == nil {
+		t.Errorf("approve(dev) = nil, want an error (nothing to approve)")
+	}
+}
+
+func TestPromoteRecordsAPromotion(t *testing.T) {
+	c := promotionFixture(t, "http://127.0.0.1:1/")
+	ctx := context.Background()
+	const rev = "fedcba9876543210fedcba9876543210fedcba98"
+	promo, err := promote(ctx, c, "fleet", "release", "prod", rev, true, "hotfix")
+	if err != nil {
+		t.Fatalf("promote(prod) = %v", err)
+	}
+	if promo.Name != "release-prod-fedcba987654" || promo.Spec.DryRevision != rev || !promo.Spec.SkipGates || promo.Spec.FromStage != "dev" {
+		t.Errorf("promote(prod) = %s %+v, want release-prod-fedcba987654 of %s from dev, gates skipped", promo.Name, promo.Spec, rev)
+	}
+	// Without --revision, the revision the previous stage holds (dev's) is promoted; the
+	// fixture already has that attempt.
+	if _, err := promote(ctx, c, "fleet", "release", "prod", "", false, ""); err == nil || !strings.Contains(err.Error(), "release-prod-0123456789ab") {
+		t.Errorf("promote(prod) without --revision = %v, want dev's revision (already recorded)", err)
+	}
+	if _, err := promote(ctx, c, "fleet", "release", "dev", "", false, ""); err == nil {
+		t.Errorf("promote(dev) = nil, want an error (the first stage follows the repo)")
+	}
+}
+
+func newGitHub(t *testing.T, gh *forge.Server) *gitsource.GitHub {
+	t.Helper()
+	api, err := gitsource.NewGitHub(gh.URL(), "fleet/config", forge.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api
+}
+
+func newPR() gitsource.NewPullRequest {
+	return gitsource.NewPullRequest{Title: "promote", Head: "gitfleet/promote/prod", Base: "env/prod"}
+}
