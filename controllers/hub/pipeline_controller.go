@@ -112,8 +112,9 @@ type pipelinePass struct {
 	source *fleetv1alpha1.GitSource
 	url    string
 	auth   *gitsource.Auth
-	// clusters of each stage, by stage name.
+	// clusters of each stage and their health, by stage name.
 	clusters map[string][]*fleetv1alpha1.MemberCluster
+	health   map[string]stageHealth
 	// forge of the env branches' repository and dryForge of the fleet config repo (the
 	// same when they are one repository); nil without a forge.
 	forge, dryForge gitsource.Forge
@@ -145,7 +146,7 @@ func (r *PipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}
 	base := pipe.DeepCopy()
 	start := r.Clock.Now()
-	pass := &pipelinePass{pipe: pipe, now: start, requeue: r.Poll, old: map[string]fleetv1alpha1.StageStatus{}, reached: map[string]string{}}
+	pass := &pipelinePass{pipe: pipe, now: start, requeue: r.Poll, old: map[string]fleetv1alpha1.StageStatus{}, reached: map[string]string{}, health: map[string]stageHealth{}}
 	for _, s := range pipe.Status.Stages {
 		pass.old[s.Name] = s
 	}
@@ -269,7 +270,12 @@ func (r *PipelineReconciler) observeStages(ctx context.Context, p *pipelinePass)
 			p.reached[st.Name] = st.TargetRevision
 			st.TargetRevision = ""
 		}
-		h := clusterHealth(p.clusters[s.Name], st.RenderedCommit)
+		statuses, err := r.clusterStatuses(ctx, p, st.RenderedCommit)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		h := clusterHealth(p.clusters[s.Name], st.RenderedCommit, statuses)
+		p.health[s.Name] = h
 		st.Clusters, st.HealthyClusters = h.Total, h.Healthy
 		st.HealthySince = nextHealthySince(old, st.RenderedCommit, h, p.now)
 		st.Message = h.Message()
@@ -288,6 +294,23 @@ func (r *PipelineReconciler) observeStages(ctx context.Context, p *pipelinePass)
 	}
 	p.pipe.Status.Stages = stages
 	return errors.Join(errs...)
+}
+
+// clusterStatuses returns the newest commit status of every context on an env commit
+// (the agents post gitfleet/cluster/<name> there); nil without a forge or a commit.
+func (r *PipelineReconciler) clusterStatuses(ctx context.Context, p *pipelinePass, sha string) (map[string]gitsource.CommitState, error) {
+	if p.forge == nil || sha == "" {
+		return nil, nil
+	}
+	cs, err := p.forge.CombinedStatus(ctx, sha)
+	if err != nil {
+		return nil, forgeError("reading the agents' commit statuses on "+short(sha), err)
+	}
+	out := make(map[string]gitsource.CommitState, len(cs.Statuses))
+	for _, s := range cs.Statuses {
+		out[s.Context] = s.State
+	}
+	return out, nil
 }
 
 // readStageBranch returns the head of a stage branch and the dry revision its

@@ -12,6 +12,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/gitsource"
 )
 
 // The gates a later stage's revision must pass, as named in Promotion status.
@@ -55,24 +56,35 @@ func plural(n int, word string) string {
 	return word + "s"
 }
 
+// ClusterStatusContextPrefix + <cluster> is the commit status an agent posts on the env
+// commit it applied.
+const ClusterStatusContextPrefix = "gitfleet/cluster/"
+
 // clusterHealth summarises the MemberClusters of a stage against the commit at the head
-// of its branch: a cluster is healthy when its agent reported that commit as applied and
-// its Healthy condition is True. Clusters that left are not counted.
-func clusterHealth(clusters []*fleetv1alpha1.MemberCluster, head string) stageHealth {
+// of its branch, from two reports of each agent: its MemberCluster (appliedCommit is the
+// head and Healthy) and, when the forge is known, its commit status
+// gitfleet/cluster/<name> on the head (statuses: context → state; nil without a forge). A
+// failure in either report makes the cluster failed; else success in either makes it
+// healthy; else it is pending. Clusters that left are not counted.
+func clusterHealth(clusters []*fleetv1alpha1.MemberCluster, head string, statuses map[string]gitsource.CommitState) stageHealth {
 	var h stageHealth
 	for _, mc := range clusters {
 		if mc.Spec.State == fleetv1alpha1.ClusterLeave || !mc.DeletionTimestamp.IsZero() {
 			continue
 		}
 		h.Total++
-		healthy := apimeta.FindStatusCondition(mc.Status.Conditions, fleetv1alpha1.HealthyCondition)
+		var crd metav1.ConditionStatus
+		if healthy := apimeta.FindStatusCondition(mc.Status.Conditions, fleetv1alpha1.HealthyCondition); healthy != nil && head != "" && mc.Status.AppliedCommit == head {
+			crd = healthy.Status
+		}
+		st := statuses[ClusterStatusContextPrefix+mc.Name]
 		switch {
-		case head == "" || mc.Status.AppliedCommit != head:
+		case head == "":
 			h.Pending = append(h.Pending, mc.Name)
-		case healthy != nil && healthy.Status == metav1.ConditionTrue:
-			h.Healthy++
-		case healthy != nil && healthy.Status == metav1.ConditionFalse:
+		case crd == metav1.ConditionFalse || st == gitsource.StateFailure || st == gitsource.StateError:
 			h.Failed = append(h.Failed, mc.Name)
+		case crd == metav1.ConditionTrue || st == gitsource.StateSuccess:
+			h.Healthy++
 		default:
 			h.Pending = append(h.Pending, mc.Name)
 		}

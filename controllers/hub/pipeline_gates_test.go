@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/gitsource"
 )
 
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC) // a Monday
@@ -26,9 +27,20 @@ func member(name, applied string, healthy metav1.ConditionStatus) *fleetv1alpha1
 func TestClusterHealth(t *testing.T) {
 	tests := map[string]struct {
 		clusters []*fleetv1alpha1.MemberCluster
+		statuses map[string]gitsource.CommitState
 		want     stageHealth
 		msg      string
 	}{
+		"commit statuses alone report health": {
+			clusters: []*fleetv1alpha1.MemberCluster{member("a", "", ""), member("b", "", ""), member("c", "", "")},
+			statuses: map[string]gitsource.CommitState{"gitfleet/cluster/a": "success", "gitfleet/cluster/b": "failure", "gitfleet/cluster/c": "pending"},
+			want:     stageHealth{Total: 3, Healthy: 1, Failed: []string{"b"}, Pending: []string{"c"}}, msg: "1 cluster failed: b",
+		},
+		"a failing commit status wins over a healthy MemberCluster": {
+			clusters: []*fleetv1alpha1.MemberCluster{member("a", "h", "True")},
+			statuses: map[string]gitsource.CommitState{"gitfleet/cluster/a": "error"},
+			want:     stageHealth{Total: 1, Failed: []string{"a"}}, msg: "1 cluster failed: a",
+		},
 		"no clusters": {want: stageHealth{}, msg: "no clusters"},
 		"all healthy on the head": {
 			clusters: []*fleetv1alpha1.MemberCluster{member("a", "h", "True"), member("b", "h", "True")},
@@ -45,7 +57,7 @@ func TestClusterHealth(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := clusterHealth(tc.clusters, "h")
+			got := clusterHealth(tc.clusters, "h", tc.statuses)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("clusterHealth() (-want +got):\n%s", diff)
 			}

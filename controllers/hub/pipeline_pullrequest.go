@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -209,14 +208,13 @@ func (r *PipelineReconciler) postStageStatuses(ctx context.Context, p *pipelineP
 		var posts []post
 		if st.CurrentRevision != "" {
 			state := gitsource.StatePending
-			switch {
-			case st.Clusters > 0 && st.HealthyClusters == st.Clusters:
+			switch h := p.health[st.Name]; {
+			case h.AllHealthy():
 				state = gitsource.StateSuccess
-			case strings.Contains(st.Message, "failed"):
+			case len(h.Failed) > 0:
 				state = gitsource.StateFailure
 			}
-			h := clusterHealth(p.clusters[st.Name], st.RenderedCommit)
-			posts = append(posts, post{st.CurrentRevision, state, st.Name + ": " + h.Message()})
+			posts = append(posts, post{st.CurrentRevision, state, st.Name + ": " + p.health[st.Name].Message()})
 		}
 		if st.TargetRevision != "" && st.TargetRevision != st.CurrentRevision {
 			posts = append(posts, post{st.TargetRevision, gitsource.StatePending, st.Name + ": " + st.Message})

@@ -179,17 +179,40 @@ func TestPullRequestPromotion(t *testing.T) {
 		h.waitPromotion(t, "release-prod-"+rev4[:12], fleetv1alpha1.PromotionMerged)
 	})
 
+	t.Run("the agents' commit statuses count as their reports", func(t *testing.T) {
+		rev5 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hello v5", 1)}})
+		dev := h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev5 })
+		// The MemberClusters still report the previous commit; only the statuses are new.
+		deadline := time.Now().Add(60 * time.Second)
+		for !strings.Contains(h.waitStage(t, "prod", func(fleetv1alpha1.StageStatus) bool { return true }).Message, "awaiting approval #4") {
+			for _, c := range []string{"dev-1", "dev-2"} {
+				if err := api.SetStatus(ctx, dev.RenderedCommit, gitsource.CommitStatus{Context: "gitfleet/cluster/" + c, State: gitsource.StateSuccess, Description: "applied"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("prod did not open a pull request for %s with dev healthy by commit statuses: %+v", rev5[:7], h.pipeline(t, "release").Status)
+			}
+			time.Sleep(200 * time.Millisecond)
+			dev = h.waitStage(t, "dev", func(fleetv1alpha1.StageStatus) bool { return true })
+		}
+	})
+
 	t.Run("finished promotions past the history limit are deleted", func(t *testing.T) {
 		var list fleetv1alpha1.PromotionList
 		if err := h.c.List(ctx, &list, client.InNamespace(h.ns), client.MatchingLabels{hub.StageLabel: "prod"}); err != nil {
 			t.Fatal(err)
 		}
 		var names []string
+		finished := 0
 		for _, p := range list.Items {
 			names = append(names, p.Name+"="+string(p.Status.Phase))
+			if p.Status.Phase != fleetv1alpha1.PromotionOpen && p.Status.Phase != fleetv1alpha1.PromotionPending {
+				finished++
+			}
 		}
-		if len(list.Items) != 2 {
-			t.Errorf("prod Promotions = %v, want the 2 newest (promotionHistoryLimit 2)", names)
+		if finished != 2 {
+			t.Errorf("prod Promotions = %v, want the 2 newest finished ones (promotionHistoryLimit 2) and the open one", names)
 		}
 	})
 }
