@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
@@ -50,6 +51,9 @@ type HydrationReconciler struct {
 	// PipelineEvents, when set, receives the namespace's Pipelines after a pass moved a
 	// branch (the Pipeline controller watches it).
 	PipelineEvents chan<- event.GenericEvent
+	// Events, when set, are GitSources to hydrate now (the Pipeline controller asks when
+	// an approval pull request must be rebuilt on a moved base).
+	Events <-chan event.GenericEvent
 
 	memosMu sync.Mutex
 	memos   map[types.NamespacedName]*hydrate.Memo
@@ -81,7 +85,11 @@ func (r *HydrationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Man
 		return err
 	}
 	allSources := handler.EnqueueRequestsFromMapFunc(r.sourcesInNamespace)
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Events != nil {
+		b = b.WatchesRawSource(source.Channel(r.Events, &handler.EnqueueRequestForObject{}))
+	}
+	return b.
 		Named("hydration").
 		For(&fleetv1alpha1.GitSource{}, builder.WithPredicates(revisionChanged{})).
 		Watches(&fleetv1alpha1.Placement{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {

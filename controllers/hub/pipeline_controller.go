@@ -54,6 +54,9 @@ type PipelineReconciler struct {
 	Metrics   *Metrics
 	// Events are Pipelines to reconcile now (hydration moved a branch; a webhook came).
 	Events <-chan event.GenericEvent
+	// HydrationEvents, when set, receives GitSources to hydrate now: an approval pull
+	// request whose base moved is rebuilt on it.
+	HydrationEvents chan<- event.GenericEvent
 	// Poll and InFlightPoll default to DefaultPipelinePoll and DefaultInFlightPoll.
 	Poll, InFlightPoll time.Duration
 	// NewForge, when set, replaces the Forge built from a GitSource's spec.forge (tests).

@@ -6,7 +6,9 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
@@ -97,6 +99,11 @@ func (r *PipelineReconciler) syncPullRequest(ctx context.Context, p *pipelinePas
 	if promo == nil {
 		promo = p.startPromotion(st.Name, p.pipe.Spec.Stages[i-1].Name, st.TargetRevision, nil)
 	}
+	if old := p.old[st.Name].RenderedCommit; old != "" && old != st.RenderedCommit {
+		// The stage's branch moved under the pull request (someone pushed to it): rebuild
+		// the pull request's branch on the new head.
+		r.rehydrate(p, st.Branch+" moved")
+	}
 	if promo.Status.PullRequest != nil {
 		pr, err := p.forge.GetPullRequest(ctx, int(promo.Status.PullRequest.Number))
 		if err != nil {
@@ -113,6 +120,9 @@ func (r *PipelineReconciler) syncPullRequest(ctx context.Context, p *pipelinePas
 			st.TargetRevision = ""
 			r.event(p.pipe, corev1.EventTypeNormal, fleetv1alpha1.RejectedReason, "%s", st.Message)
 			return nil
+		}
+		if pr.Mergeable != nil && !*pr.Mergeable {
+			r.rehydrate(p, fmt.Sprintf("#%d conflicts with %s", pr.Number, st.Branch))
 		}
 	}
 	headBranch := hydrate.PromoteBranch(st.Name)
@@ -161,6 +171,18 @@ func (r *PipelineReconciler) syncPullRequest(ctx context.Context, p *pipelinePas
 	st.Message = fmt.Sprintf("awaiting approval #%d", pr.Number)
 	_ = stage
 	return nil
+}
+
+// rehydrate asks hydration to run for the pipeline's source now.
+func (r *PipelineReconciler) rehydrate(p *pipelinePass, why string) {
+	if r.HydrationEvents == nil || p.source == nil {
+		return
+	}
+	select {
+	case r.HydrationEvents <- event.GenericEvent{Object: p.source}:
+		ctrl.Log.WithName("pipeline").V(1).Info("rebuilding approval pull request branches", "pipeline", p.pipe.Name, "reason", why)
+	default: // hydration is busy; it runs again soon anyway
+	}
 }
 
 // pullRequestText is the title and body of a stage's approval pull request at head.

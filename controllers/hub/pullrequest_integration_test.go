@@ -198,6 +198,29 @@ func TestPullRequestPromotion(t *testing.T) {
 		}
 	})
 
+	t.Run("a pull request whose base moved is rebuilt on it", func(t *testing.T) {
+		if _, err := h.git.Push(ctx, "fleet", gitserver.Commit{Branch: "env/prod", Files: map[string]string{"CODEOWNERS": "* @fleet/prod-owners\n"}, Message: "by hand"}); err != nil {
+			t.Fatal(err)
+		}
+		// The pipeline's poll would notice; the test does not wait for it.
+		if err := hub.RequestReconcile(ctx, h.c, h.pipeline(t, "release"), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			files, err := h.git.ReadBranch(ctx, "fleet", "gitfleet/promote/prod")
+			pr, _ := gh.PullRequest("fleet/config", 4)
+			head, _ := h.git.Head(ctx, "fleet", "gitfleet/promote/prod")
+			if err == nil && files["CODEOWNERS"] != "" && pr.State == "open" && pr.HeadSHA == head {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("gitfleet/promote/prod was not rebuilt on the moved env/prod (CODEOWNERS %q, #4 %s at %s, branch at %s)", files["CODEOWNERS"], pr.State, pr.HeadSHA, head)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+
 	t.Run("finished promotions past the history limit are deleted", func(t *testing.T) {
 		var list fleetv1alpha1.PromotionList
 		if err := h.c.List(ctx, &list, client.InNamespace(h.ns), client.MatchingLabels{hub.StageLabel: "prod"}); err != nil {

@@ -65,16 +65,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	writer := gitsource.NewWriter()
 	pipelineEvents := make(chan event.GenericEvent, 64)
+	hydrationEvents := make(chan event.GenericEvent, 64)
 	if err := (&HydrationReconciler{
 		Client: c, Snapshots: snaps, Writer: writer, Renderer: o.Renderer,
 		Versions: ToolVersions(), Clock: o.Clock, Recorder: mgr.GetEventRecorder("gitfleet-hub"), Metrics: o.Metrics,
-		Committer: o.Committer, PipelineEvents: pipelineEvents,
+		Committer: o.Committer, PipelineEvents: pipelineEvents, Events: hydrationEvents,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}
 	if err := (&PipelineReconciler{
 		Client: c, Writer: writer, Snapshots: snaps, Clock: o.Clock, Recorder: mgr.GetEventRecorder("gitfleet-hub"),
-		Metrics: o.Metrics, Events: pipelineEvents, Poll: o.PipelinePoll,
+		Metrics: o.Metrics, Events: pipelineEvents, HydrationEvents: hydrationEvents, Poll: o.PipelinePoll,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
