@@ -48,7 +48,7 @@ func TestGiteaPromotion(t *testing.T) {
 	}
 
 	addr := freeAddr(t)
-	h := startHubOn(t, hub.Options{PipelinePoll: 5 * time.Second, WebhookAddr: addr})
+	h := startHubOn(t, hub.Options{PipelinePoll: 5 * time.Minute, WebhookAddr: addr})
 	for _, sec := range []*corev1.Secret{
 		{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "git"}, StringData: map[string]string{"username": gitea.AdminUser, "password": gitea.AdminPassword}},
 		{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "forge"}, StringData: map[string]string{"token": g.Token}},
@@ -144,6 +144,7 @@ func startHubOn(t *testing.T, opts hub.Options) *hubEnv {
 	return &hubEnv{cluster: cl, c: cl.Client, ns: envtest.NewNamespace(t, cl.Client)}
 }
 
+// waitGiteaStatus waits until a status of context with state was posted on sha.
 func waitGiteaStatus(t *testing.T, g *gitea.Server, repo, sha, context, state string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -156,11 +157,8 @@ func waitGiteaStatus(t *testing.T, g *gitea.Server, repo, sha, context, state st
 		err := g.Do(t.Context(), "GET", "repos/"+repo+"/commits/"+sha+"/statuses", nil, &statuses)
 		if err == nil {
 			for _, s := range statuses {
-				if s.Context == context {
-					if s.Status == state {
-						return
-					}
-					break // newest first
+				if s.Context == context && s.Status == state {
+					return
 				}
 			}
 		}
