@@ -31,7 +31,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/test/binaries"
 	"github.com/gitfleet/gitfleet/test/envtest"
+	"github.com/gitfleet/gitfleet/test/gitea"
 	"github.com/gitfleet/gitfleet/test/gitserver"
 )
 
@@ -55,8 +57,9 @@ type Options struct {
 	LogDir string
 	// Out receives the progress output.
 	Out io.Writer
-	// Forge is "none" (a plain git server; prod is promoted automatically). Gitea is not
-	// wired into the demo yet.
+	// Forge is "gitea" (the default: a local Gitea holds the fleet repo, gets the commit
+	// statuses, and prod needs its approval pull request merged) or "none" (a plain git
+	// server; prod is promoted automatically).
 	Forge string
 }
 
@@ -66,7 +69,10 @@ type Demo struct {
 	Hub     *envtest.Cluster
 	Members []Member
 	Git     *gitserver.Server
+	Gitea   *gitea.Server
 	RepoURL string
+	// Repo is owner/name on Gitea.
+	Repo string
 
 	procs   []*exec.Cmd
 	hubArgs []string
@@ -80,10 +86,10 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 		opts.Out = io.Discard
 	}
 	if opts.Forge == "" {
-		opts.Forge = "none"
+		opts.Forge = "gitea"
 	}
-	if opts.Forge != "none" {
-		return nil, fmt.Errorf("DEMO_FORGE=%s is not supported yet; use DEMO_FORGE=none", opts.Forge)
+	if opts.Forge != "none" && opts.Forge != "gitea" {
+		return nil, fmt.Errorf("DEMO_FORGE=%s: use gitea (the default) or none", opts.Forge)
 	}
 	if opts.LogDir == "" {
 		dir, err := os.MkdirTemp("", "gitfleet-demo-")
@@ -108,18 +114,13 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 		d.Members = append(d.Members, Member{Name: names[i+1], Stage: stages[names[i+1]], Cluster: c})
 	}
 
-	d.say("starting a git server and seeding the fleet config repo (a Helm app, a Kustomize app with overlays, a dev → staging → prod pipeline)...")
-	if d.Git, err = gitserver.Start(gitserver.Options{}); err != nil {
-		return d, err
-	}
 	files, err := fleetFiles(opts.Forge)
 	if err != nil {
 		return d, err
 	}
-	if err := d.Git.InitRepo("fleet", files, "main"); err != nil {
+	if err := d.startGit(ctx, files); err != nil {
 		return d, err
 	}
-	d.RepoURL = d.Git.RepoURL("fleet")
 
 	if err := d.setupHub(ctx); err != nil {
 		return d, err
@@ -166,16 +167,96 @@ func fixtureDir() (string, error) {
 	return filepath.Join(root, "test", "demo", "fleet"), nil
 }
 
+// startGit starts the forge (Gitea) or a plain git server and seeds the fleet repo.
+func (d *Demo) startGit(ctx context.Context, files map[string]string) error {
+	if d.opts.Forge == "none" {
+		d.say("starting a git server and seeding the fleet config repo (a Helm app, a Kustomize app with overlays, a dev → staging → prod pipeline)...")
+		var err error
+		if d.Git, err = gitserver.Start(gitserver.Options{}); err != nil {
+			return err
+		}
+		if err := d.Git.InitRepo("fleet", files, "main"); err != nil {
+			return err
+		}
+		d.RepoURL = d.Git.RepoURL("fleet")
+		return nil
+	}
+	d.say("starting Gitea %s on 127.0.0.1 (built once from the Go module proxy, then cached)...", binaries.Gitea.Version)
+	bin, err := binaries.Gitea.Path(ctx, d.opts.Out)
+	if err != nil {
+		return err
+	}
+	giteaDir := filepath.Join(d.opts.LogDir, "gitea")
+	if err := os.MkdirAll(giteaDir, 0o755); err != nil {
+		return err
+	}
+	if d.Gitea, err = gitea.Start(ctx, bin, giteaDir); err != nil {
+		return err
+	}
+	if d.Repo, err = d.Gitea.CreateRepo(ctx, "fleet"); err != nil {
+		return err
+	}
+	d.RepoURL = d.Gitea.RepoURL(d.Repo)
+	d.say("seeding %s with the fleet config repo (a Helm app, a Kustomize app with overlays, dev → staging → prod with prod behind a pull request)", d.Gitea.URL+d.Repo)
+	d.say("Gitea login: %s / %s", gitea.AdminUser, gitea.AdminPassword)
+	_, err = gitserver.Push(ctx, d.RepoURL, d.Gitea.Auth(), gitserver.Commit{Branch: "main", Files: files, Message: "fleet: podinfo and guestbook on dev, staging and prod"})
+	return err
+}
+
+// secrets are the credentials the hub and agents get for Gitea.
+func (d *Demo) secrets(ns string) []*corev1.Secret {
+	if d.Gitea == nil {
+		return nil
+	}
+	return []*corev1.Secret{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "git"}, StringData: map[string]string{"username": gitea.AdminUser, "password": gitea.AdminPassword}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "forge"}, StringData: map[string]string{"token": d.Gitea.Token}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "webhook"}, StringData: map[string]string{"token": webhookSecret}},
+	}
+}
+
+// webhookSecret is the HMAC secret of Gitea's webhooks to the hub.
+const webhookSecret = "gitfleet-demo-webhook"
+
+func (d *Demo) forgeSpec() *fleetv1alpha1.ForgeSpec {
+	if d.Gitea == nil {
+		return nil
+	}
+	return &fleetv1alpha1.ForgeSpec{Type: fleetv1alpha1.ForgeGitea, APIURL: d.Gitea.APIURL(), Repository: d.Repo,
+		SecretRef: &fleetv1alpha1.LocalObjectReference{Name: "forge"}}
+}
+
 func (d *Demo) setupHub(ctx context.Context) error {
 	c := d.Hub.Client
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}); err != nil {
 		return err
 	}
-	return c.Create(ctx, &fleetv1alpha1.GitSource{
+	for _, s := range d.secrets(Namespace) {
+		if err := c.Create(ctx, s); err != nil {
+			return err
+		}
+	}
+	src := &fleetv1alpha1.GitSource{
 		ObjectMeta: metav1.ObjectMeta{Name: "fleet", Namespace: Namespace},
 		Spec: fleetv1alpha1.GitSourceSpec{URL: d.RepoURL, Branch: "main", FleetPath: "fleet",
-			Interval: metav1.Duration{Duration: 10 * time.Second}},
-	})
+			Interval: metav1.Duration{Duration: 10 * time.Second}, Forge: d.forgeSpec()},
+	}
+	if d.Gitea != nil {
+		src.Spec.SecretRef = &fleetv1alpha1.LocalObjectReference{Name: "git"}
+		src.Spec.WebhookSecretRef = &fleetv1alpha1.LocalObjectReference{Name: "webhook"}
+	}
+	return c.Create(ctx, src)
+}
+
+// registerWebhook makes Gitea tell the hub about pushes, pull requests and statuses.
+func (d *Demo) registerWebhook(ctx context.Context, hubAddr string) error {
+	if d.Gitea == nil {
+		return nil
+	}
+	return d.Gitea.Do(ctx, "POST", "repos/"+d.Repo+"/hooks", map[string]any{
+		"type": "gitea", "active": true, "events": []string{"push", "pull_request", "status"},
+		"config": map[string]string{"url": "http://" + hubAddr + "/hook/" + Namespace + "/fleet", "content_type": "json", "secret": webhookSecret},
+	}, nil)
 }
 
 // setupMember creates the agent's namespace, the hub kubeconfig Secret and the ClusterSync.
@@ -192,12 +273,21 @@ func (d *Demo) setupMember(ctx context.Context, m Member) error {
 		Data: map[string][]byte{"kubeconfig": hubKubeconfig}}); err != nil {
 		return err
 	}
-	return c.Create(ctx, &fleetv1alpha1.ClusterSync{
+	for _, s := range d.secrets(AgentNamespace) {
+		if err := c.Create(ctx, s); err != nil {
+			return err
+		}
+	}
+	cs := &fleetv1alpha1.ClusterSync{
 		ObjectMeta: metav1.ObjectMeta{Name: "fleet", Namespace: AgentNamespace},
 		Spec: fleetv1alpha1.ClusterSyncSpec{ClusterName: m.Name, URL: d.RepoURL, Branch: "env/" + m.Stage,
-			Interval: metav1.Duration{Duration: 3 * time.Second},
-			Hub:      &fleetv1alpha1.HubSpec{KubeconfigSecretRef: fleetv1alpha1.LocalObjectReference{Name: "hub-kubeconfig"}, Namespace: Namespace}},
-	})
+			Interval: metav1.Duration{Duration: 3 * time.Second}, Forge: d.forgeSpec(),
+			Hub: &fleetv1alpha1.HubSpec{KubeconfigSecretRef: fleetv1alpha1.LocalObjectReference{Name: "hub-kubeconfig"}, Namespace: Namespace}},
+	}
+	if d.Gitea != nil {
+		cs.Spec.SecretRef = &fleetv1alpha1.LocalObjectReference{Name: "git"}
+	}
+	return c.Create(ctx, cs)
 }
 
 func (d *Demo) startProcesses() error {
@@ -206,8 +296,12 @@ func (d *Demo) startProcesses() error {
 	if err != nil {
 		return err
 	}
+	hubAddr := "127.0.0.1:" + strconv.Itoa(webhook)
+	if err := d.registerWebhook(context.Background(), hubAddr); err != nil {
+		return fmt.Errorf("registering Gitea's webhook to the hub: %w", err)
+	}
 	d.hubArgs = []string{"--metrics-bind-address=0", "--health-probe-bind-address=0",
-		"--webhook-bind-address=127.0.0.1:" + strconv.Itoa(webhook), "--namespace=" + Namespace, "--data-dir=" + hubData}
+		"--webhook-bind-address=" + hubAddr, "--namespace=" + Namespace, "--data-dir=" + hubData}
 	if _, err := d.start("gitfleet-hub", d.Hub.Kubeconfig, d.hubArgs...); err != nil {
 		return err
 	}
@@ -289,6 +383,9 @@ func (d *Demo) Stop() {
 	d.wg.Wait()
 	if d.Git != nil {
 		d.Git.Stop()
+	}
+	if d.Gitea != nil {
+		d.Gitea.Stop()
 	}
 	var all []*envtest.Cluster
 	if d.Hub != nil {

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/test/gitserver"
 )
 
 // StepTimeout bounds each step of the story.
@@ -27,29 +28,82 @@ type Step struct {
 	Run   func(ctx context.Context, d *Demo) error
 }
 
-// Story is the demo's story, in order.
-func Story() []Step {
-	return []Step{
+// Story is the demo's story, in order; with Gitea, prod waits for its approval pull request.
+func (d *Demo) Story() []Step {
+	steps := []Step{
 		{"First rollout: the hub renders the fleet repo and commits env/dev; dev-eu's agent applies it", func(ctx context.Context, d *Demo) error {
 			return d.waitApplied(ctx, "dev-eu")
 		}},
 		{"Automatic promotion: once dev is healthy, the hub writes env/staging and staging-us applies it", func(ctx context.Context, d *Demo) error {
 			return d.waitApplied(ctx, "staging-us")
 		}},
-		{"Prod: once staging is healthy, env/prod is written and prod-eu applies it", func(ctx context.Context, d *Demo) error {
-			return d.waitApplied(ctx, "prod-eu")
-		}},
-		{"Drift: someone scales podinfo to 5 replicas by hand in prod; the agent reports the drift and corrects it", func(ctx context.Context, d *Demo) error {
-			return d.drift(ctx, "prod-eu")
-		}},
 	}
+	if d.Gitea == nil {
+		steps = append(steps, Step{"Prod: once staging is healthy, env/prod is written and prod-eu applies it", func(ctx context.Context, d *Demo) error {
+			return d.waitApplied(ctx, "prod-eu")
+		}})
+	} else {
+		steps = append(steps,
+			Step{"Approval: once staging is healthy, the hub opens a pull request into env/prod on Gitea", func(ctx context.Context, d *Demo) error {
+				_, err := d.waitProdPR(ctx)
+				return err
+			}},
+			Step{"Someone merges the approval pull request (the demo does, through Gitea's API); prod-eu applies it", func(ctx context.Context, d *Demo) error {
+				pr, err := d.waitProdPR(ctx)
+				if err != nil {
+					return err
+				}
+				if err := d.Gitea.Do(ctx, "POST", fmt.Sprintf("repos/%s/pulls/%d/merge", d.Repo, pr.Number), map[string]string{"Do": "merge"}, nil); err != nil {
+					return fmt.Errorf("merging #%d: %w", pr.Number, err)
+				}
+				d.say("merged #%d", pr.Number)
+				return d.waitApplied(ctx, "prod-eu")
+			}})
+	}
+	return append(steps, Step{"Drift: someone scales podinfo to 5 replicas by hand in prod; the agent reports the drift and corrects it", func(ctx context.Context, d *Demo) error {
+		return d.drift(ctx, "prod-eu")
+	}})
+}
+
+// pullRequest is what the demo reads of a Gitea pull request.
+type pullRequest struct {
+	Number  int    `json:"number"`
+	Title   string `json:"title"`
+	HTMLURL string `json:"html_url"`
+	Base    struct {
+		Ref string `json:"ref"`
+	} `json:"base"`
+}
+
+// waitProdPR waits for the open approval pull request into env/prod.
+func (d *Demo) waitProdPR(ctx context.Context) (*pullRequest, error) {
+	var found *pullRequest
+	err := poll(ctx, func() (bool, error) {
+		var prs []pullRequest
+		if err := d.Gitea.Do(ctx, "GET", "repos/"+d.Repo+"/pulls?state=open", nil, &prs); err != nil {
+			return false, nil
+		}
+		for i := range prs {
+			if prs[i].Base.Ref == "env/prod" {
+				found = &prs[i]
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("no approval pull request into env/prod: %w", err)
+	}
+	d.say("pull request #%d %q: %s", found.Number, found.Title, found.HTMLURL)
+	return found, nil
 }
 
 // RunStory runs every step, printing progress and the status table after each, and
 // returns the first failure.
 func (d *Demo) RunStory(ctx context.Context) error {
-	for i, s := range Story() {
-		fmt.Fprintf(d.opts.Out, "\n==> Step %d/%d: %s\n", i+1, len(Story()), s.Title)
+	story := d.Story()
+	for i, s := range story {
+		fmt.Fprintf(d.opts.Out, "\n==> Step %d/%d: %s\n", i+1, len(story), s.Title)
 		start := time.Now()
 		sctx, cancel := context.WithTimeout(ctx, StepTimeout)
 		err := s.Run(sctx, d)
@@ -73,9 +127,10 @@ func (d *Demo) waitApplied(ctx context.Context, name string) error {
 		return err
 	}
 	branch := "env/" + m.Stage
-	var last string
+	var last, applied string
 	err = poll(ctx, func() (bool, error) {
-		head, err := d.Git.Head(ctx, "fleet", branch)
+		head, err := d.head(ctx, branch)
+		applied = head
 		if err != nil {
 			last = branch + " not written yet"
 			return false, nil
@@ -95,6 +150,10 @@ func (d *Demo) waitApplied(ctx context.Context, name string) error {
 		return fmt.Errorf("%w; last seen: %s", err, last)
 	}
 	d.say("%s", last)
+	if d.Gitea != nil {
+		d.say("commit status gitfleet/cluster/%s on %s: %s", name, branch, d.giteaStatus(ctx, applied, "gitfleet/cluster/"+name))
+		d.say("look: %s%s/commits/branch/%s", d.Gitea.URL, d.Repo, branch)
+	}
 	d.say("look: kubectl --kubeconfig %s get clustersync -n %s fleet -o yaml", m.Cluster.Kubeconfig, AgentNamespace)
 	d.say("      kubectl --kubeconfig %s get deploy,svc,cm -A -l app.kubernetes.io/managed-by=gitfleet", m.Cluster.Kubeconfig)
 	return nil
@@ -174,4 +233,38 @@ func (d *Demo) PrintStatus(ctx context.Context) {
 	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
 		fmt.Fprintf(d.opts.Out, "  | %s\n", l)
 	}
+}
+
+// giteaStatus reads a commit status of a branch head on Gitea, for the progress output.
+func (d *Demo) giteaStatus(ctx context.Context, sha, context string) string {
+	var out []struct {
+		Context     string `json:"context"`
+		Status      string `json:"status"`
+		Description string `json:"description"`
+	}
+	// The agent posts asynchronously: give it a few seconds.
+	for i := 0; i < 20; i++ {
+		if err := d.Gitea.Do(ctx, "GET", "repos/"+d.Repo+"/statuses/"+sha, nil, &out); err == nil {
+			for _, s := range out {
+				if s.Context == context && s.Status == "success" {
+					return s.Status + ": " + s.Description
+				}
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	for _, s := range out {
+		if s.Context == context {
+			return s.Status + ": " + s.Description
+		}
+	}
+	return "not posted yet"
+}
+
+// head returns a branch's head commit in the fleet repo.
+func (d *Demo) head(ctx context.Context, branch string) (string, error) {
+	if d.Gitea != nil {
+		return gitserver.Head(ctx, d.RepoURL, d.Gitea.Auth(), branch)
+	}
+	return d.Git.Head(ctx, "fleet", branch)
 }
