@@ -415,8 +415,9 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 	for i := range p.pipe.Status.Stages {
 		st := &p.pipe.Status.Stages[i]
 		g, ok := p.gates[st.Name]
-		if forced := p.requested(st.Name); forced != nil && i > 0 && forced.Name != promotionName(p.pipe.Name, st.Name, forced.Spec.DryRevision) {
-			p.finishPromotion(forced, fleetv1alpha1.PromotionFailed, "a Promotion made by hand must be named "+promotionName(p.pipe.Name, st.Name, forced.Spec.DryRevision)+" (gitfleet promote does this)")
+		forced := p.requested(st.Name)
+		if forced != nil && i > 0 && !r.resolveRevision(p, forced) {
+			p.finishPromotion(forced, fleetv1alpha1.PromotionFailed, "revision "+forced.Spec.DryRevision+" is not one the hub fetched: give the full SHA of a fetched revision")
 		} else if forced != nil && i > 0 {
 			// `gitfleet promote --skip-gates`: the revision moves in now, the reason is recorded.
 			g, ok = stageGates{candidate: forced.Spec.DryRevision, outcome: gateOutcome{Passed: true,
@@ -460,6 +461,20 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 		}
 	}
 	return nil
+}
+
+// resolveRevision expands a Promotion's short dryRevision to the full SHA of a revision the
+// hub stored (a unique prefix); it reports false when there is none.
+func (r *PipelineReconciler) resolveRevision(p *pipelinePass, pr *fleetv1alpha1.Promotion) bool {
+	if p.source == nil || r.Snapshots == nil {
+		return len(pr.Spec.DryRevision) == 40
+	}
+	full, ok := r.Snapshots.Resolve(p.source.Namespace, p.source.Name, pr.Spec.DryRevision)
+	if ok {
+		// The status says which commit moves in; the spec (immutable) keeps what was asked.
+		pr.Spec.DryRevision = full
+	}
+	return ok
 }
 
 // requested returns the newest Promotion made by hand for stage with skipGates that the hub

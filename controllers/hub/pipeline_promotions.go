@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,27 +43,42 @@ func finished(phase fleetv1alpha1.PromotionPhase) bool {
 // loadPromotions reads the pipeline's Promotions.
 func (r *PipelineReconciler) loadPromotions(ctx context.Context, p *pipelinePass) error {
 	var list fleetv1alpha1.PromotionList
-	if err := r.Client.List(ctx, &list, client.InNamespace(p.pipe.Namespace), client.MatchingLabels{PipelineLabel: p.pipe.Name}); err != nil {
+	if err := r.Client.List(ctx, &list, client.InNamespace(p.pipe.Namespace)); err != nil {
 		return fmt.Errorf("listing Promotions: %w", err)
 	}
 	p.promotions = map[string]*fleetv1alpha1.Promotion{}
 	for i := range list.Items {
-		p.promotions[list.Items[i].Name] = &list.Items[i]
+		// Records made by hand (kubectl create, generateName) count as well as the hub's.
+		if list.Items[i].Spec.PipelineRef.Name == p.pipe.Name {
+			p.promotions[list.Items[i].Name] = &list.Items[i]
+		}
 	}
 	p.dirty = map[string]bool{}
 	return nil
 }
 
-// promotion returns the record of moving rev into stage, nil if there is none.
+// promotion returns the record of moving rev into stage, nil if there is none: the hub's
+// (named by promotionName), else the newest one made by hand.
 func (p *pipelinePass) promotion(stage, rev string) *fleetv1alpha1.Promotion {
-	return p.promotions[promotionName(p.pipe.Name, stage, rev)]
+	if pr := p.promotions[promotionName(p.pipe.Name, stage, rev)]; pr != nil {
+		return pr
+	}
+	var out *fleetv1alpha1.Promotion
+	for _, pr := range p.promotions {
+		if pr.Spec.Stage == stage && len(pr.Spec.DryRevision) >= 7 && strings.HasPrefix(rev, pr.Spec.DryRevision) && (out == nil || pr.CreationTimestamp.After(out.CreationTimestamp.Time)) {
+			out = pr
+		}
+	}
+	return out
 }
 
 // startPromotion records a new attempt (or returns the existing record of the same one).
 func (p *pipelinePass) startPromotion(stage, from, rev string, gates []fleetv1alpha1.GateResult) *fleetv1alpha1.Promotion {
 	name := promotionName(p.pipe.Name, stage, rev)
-	pr := p.promotions[name]
-	if pr == nil {
+	pr := p.promotion(stage, rev)
+	if pr != nil {
+		name = pr.Name
+	} else {
 		pr = &fleetv1alpha1.Promotion{
 			ObjectMeta: metav1.ObjectMeta{Namespace: p.pipe.Namespace, Name: name,
 				Labels: map[string]string{PipelineLabel: p.pipe.Name, StageLabel: stage}},

@@ -111,11 +111,11 @@ func TestAutoPromotion(t *testing.T) {
 	t.Run("a promotion made by hand with skipGates moves in at once", func(t *testing.T) {
 		rev3 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hotfix", 1)}})
 		h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev3 })
+		// As docs/api/promotion.md shows it: generateName, no labels, a short SHA.
 		promo := &fleetv1alpha1.Promotion{
-			ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: hub.PromotionName("release", "staging", rev3),
-				Labels: map[string]string{hub.PipelineLabel: "release", hub.StageLabel: "staging"}},
+			ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, GenerateName: "release-staging-"},
 			Spec: fleetv1alpha1.PromotionSpec{PipelineRef: fleetv1alpha1.LocalObjectReference{Name: "release"}, Stage: "staging",
-				FromStage: "dev", DryRevision: rev3, SkipGates: true, SkipGatesReason: "hotfix for an outage"},
+				FromStage: "dev", DryRevision: rev3[:10], SkipGates: true, SkipGatesReason: "hotfix for an outage"},
 		}
 		if err := h.c.Create(context.Background(), promo); err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -26,6 +27,24 @@ type Snapshots struct {
 	mu sync.Mutex
 	// pinned revisions by namespace.
 	pinned map[string]map[string]bool
+}
+
+// Resolve returns the one stored revision of a source whose SHA starts with prefix.
+func (s *Snapshots) Resolve(namespace, name, prefix string) (string, bool) {
+	entries, err := os.ReadDir(filepath.Join(s.Root, namespace, name))
+	if err != nil || prefix == "" {
+		return "", false
+	}
+	found := ""
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), prefix) && filepath.Ext(e.Name()) != ".tmp" && s.Has(namespace, name, e.Name()) {
+			if found != "" {
+				return "", false // ambiguous
+			}
+			found = e.Name()
+		}
+	}
+	return found, found != ""
 }
 
 // Pin replaces the revisions pinned in a namespace: they are never pruned.

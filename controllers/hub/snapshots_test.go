@@ -30,4 +30,10 @@ func TestSnapshotsKeepPinnedRevisions(t *testing.T) {
 	if _, err := s.Require("ns", "fleet", "b"); !errors.Is(err, ErrRevisionGone) {
 		t.Errorf("Require(b) = %v, want ErrRevisionGone", err)
 	}
+	if got, ok := s.Resolve("ns", "fleet", "c"); !ok || got != "c" {
+		t.Errorf("Resolve(c) = %q, %v; want c", got, ok)
+	}
+	if _, ok := s.Resolve("ns", "fleet", "b"); ok {
+		t.Errorf("Resolve(b) found a pruned revision")
+	}
 }
