@@ -94,6 +94,14 @@ func (r *Reconciler) reconcileSource(ctx context.Context, p *pass) error {
 		return nil
 	}
 	set, err := manifest.Load(co.Dir, cs.SyncPath())
+	if errors.Is(err, manifest.ErrPathNotFound) && cs.Spec.Path == "" && manifest.ReadInfo(co.Dir).Left(cs.Spec.ClusterName) {
+		// The hub's gitfleet.json no longer lists this cluster: it left the stage or the
+		// fleet. Git now holds nothing for it, so what gitfleet applied is pruned under the
+		// usual rules. (A folder missing without that statement stays an error: a mistake
+		// must never empty a cluster.)
+		ctrl.LoggerFrom(ctx).Info("the branch no longer holds this cluster (not listed in gitfleet.json): pruning what gitfleet applied", "commit", short(co.Commit))
+		set, err = &manifest.Set{Files: map[manifest.Key]string{}}, nil
+	}
 	if err != nil {
 		reason := v1alpha1.FetchFailedReason
 		if errors.Is(err, manifest.ErrPathNotFound) {

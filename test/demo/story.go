@@ -15,6 +15,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
+
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/test/gitserver"
 )
@@ -213,7 +215,7 @@ func poll(ctx context.Context, check func() (bool, error)) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("timed out: %w", ctx.Err())
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(pollInterval):
 		}
 	}
 }
@@ -263,8 +265,16 @@ func (d *Demo) giteaStatus(ctx context.Context, sha, context string) string {
 
 // head returns a branch's head commit in the fleet repo.
 func (d *Demo) head(ctx context.Context, branch string) (string, error) {
-	if d.Gitea != nil {
-		return gitserver.Head(ctx, d.RepoURL, d.Gitea.Auth(), branch)
-	}
-	return d.Git.Head(ctx, "fleet", branch)
+	return gitserver.Head(ctx, d.RepoURL, d.auth(), branch)
 }
+
+// auth is what git needs to reach the fleet repo.
+func (d *Demo) auth() transport.AuthMethod {
+	if d.Gitea != nil {
+		return d.Gitea.Auth()
+	}
+	return d.Git.Auth()
+}
+
+// pollInterval is how often the story looks again.
+const pollInterval = 500 * time.Millisecond

@@ -11,7 +11,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -48,15 +50,58 @@ var _ = Describe("a release from dev to prod", Ordered, func() {
 	})
 
 	// The steps are known once the demo runs: with Gitea, prod needs its pull request merged.
-	It("runs the release story, surviving a hub restart after the first rollout", func() {
+	It("runs the release story, surviving a hub restart while the prod pull request is open", func() {
 		for i, s := range d.Story() {
 			By(s.Title)
 			Expect(step(ctx, d, s)).To(Succeed(), "step %d: %s", i+1, s.Title)
-			if i == 0 {
-				By("restarting the hub in the middle of the release")
-				Expect(d.RestartHub()).To(Succeed())
+			if !strings.HasPrefix(s.Title, "Approval") {
+				continue
 			}
+			By("restarting the hub in the middle of the promotion")
+			before := map[string]string{}
+			for _, b := range []string{"env/dev", "env/staging"} {
+				files, err := d.Files(ctx, b)
+				Expect(err).NotTo(HaveOccurred())
+				before[b] = files["gitfleet.json"]
+			}
+			Expect(d.RestartHub()).To(Succeed())
+			Consistently(func(g Gomega) {
+				n, err := d.OpenProdPRs(ctx)
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(n).To(Equal(1), "open approval pull requests into env/prod")
+				for b, meta := range before {
+					files, err := d.Files(ctx, b)
+					g.Expect(err).NotTo(HaveOccurred())
+					g.Expect(files["gitfleet.json"]).To(Equal(meta), "%s changed across the hub restart", b)
+				}
+			}, 15*time.Second, time.Second).Should(Succeed())
 		}
+	})
+
+	It("picks up a cluster that joins (PickAll), and prunes its apps when it leaves", func() {
+		joinCtx, cancel := context.WithTimeout(ctx, 2*demo.StepTimeout)
+		defer cancel()
+		_, err := d.Join(joinCtx, "dev-us", "dev", "us")
+		Expect(err).NotTo(HaveOccurred())
+		var files map[string]string
+		Eventually(func(g Gomega) {
+			files, err = d.Files(ctx, "env/dev")
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(files).To(HaveKey("clusters/dev-us/podinfo/podinfo/deployment-podinfo.yaml"))
+		}, demo.StepTimeout, time.Second).Should(Succeed())
+		Expect(d.WaitApplied(joinCtx, "dev-us")).To(Succeed())
+		Expect(files).To(HaveKey("clusters/dev-us/guestbook-us/guestbook/deployment-guestbook.yaml"))
+		Expect(files).NotTo(HaveKey("clusters/dev-us/guestbook-eu/guestbook/deployment-guestbook.yaml"), "guestbook-eu requires region eu")
+
+		Expect(d.Leave(joinCtx, "dev-us", "dev", "us")).To(Succeed())
+		Eventually(func(g Gomega) {
+			files, err := d.Files(ctx, "env/dev")
+			g.Expect(err).NotTo(HaveOccurred())
+			for p := range files {
+				g.Expect(p).NotTo(HavePrefix("clusters/dev-us/"))
+			}
+		}, demo.StepTimeout, time.Second).Should(Succeed())
+		Expect(d.WaitPruned(joinCtx, "dev-us")).To(Succeed())
 	})
 })
 

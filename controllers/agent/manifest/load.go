@@ -187,6 +187,20 @@ type Info struct {
 	} `json:"source"`
 	// Stage is the pipeline stage of the branch.
 	Stage string `json:"stage,omitempty"`
+	// Clusters lists the clusters the branch holds (the hub writes it); nil when the file
+	// does not say.
+	Clusters map[string]json.RawMessage `json:"clusters,omitempty"`
+}
+
+// Left reports whether the hub's metadata says the branch no longer holds the cluster:
+// the file lists clusters, and not this one. A branch without that list (written by hand,
+// or by an older hub) never says a cluster left.
+func (i Info) Left(cluster string) bool {
+	if i.Clusters == nil {
+		return false
+	}
+	_, listed := i.Clusters[cluster]
+	return !listed
 }
 
 // InfoFile is the name of the file at the branch's root that describes the commit.

@@ -3,6 +3,7 @@ package manifest
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -72,11 +73,11 @@ func TestLoad(t *testing.T) {
 
 func TestReadInfo(t *testing.T) {
 	root := t.TempDir()
-	if got := ReadInfo(root); got != (Info{}) {
+	if got := ReadInfo(root); !reflect.DeepEqual(got, Info{}) {
 		t.Errorf("ReadInfo(no file) = %+v, want empty", got)
 	}
 	write(t, root, map[string]string{InfoFile: "{not json"})
-	if got := ReadInfo(root); got != (Info{}) {
+	if got := ReadInfo(root); !reflect.DeepEqual(got, Info{}) {
 		t.Errorf("ReadInfo(bad json) = %+v, want empty", got)
 	}
 	write(t, root, map[string]string{InfoFile: `{"source":{"repository":"https://x/y.git","commit":"abc"},"stage":"prod","tools":{"helm":"3"}}`})
