@@ -42,20 +42,10 @@ type hubEnv struct {
 	ns      string
 }
 
-func startHub(t *testing.T) *hubEnv {
-	t.Helper()
-	return startHubWith(t, "testdata/fleet", hub.Options{})
-}
-
-// startHubWith starts a hub whose fleet config repo is seeded from seed, with opts (its
+// runHub runs the hub's controllers against the API server cl until the test ends (opts'
 // DataDir and Clock are set here).
-func startHubWith(t *testing.T, seed string, opts hub.Options) *hubEnv {
+func runHub(t *testing.T, cl *envtest.Cluster, opts hub.Options) {
 	t.Helper()
-	cl := envtest.StartForTest(t, envtest.Options{Name: "hub", AddToScheme: []func(*runtime.Scheme) error{fleetv1alpha1.AddToScheme}})
-	gs := gitserver.StartForTest(t, gitserver.Options{})
-	if err := gs.SeedRepo("fleet", seed); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	// Several tests start a hub in one process: the controllers' names repeat.
 	mgr, err := ctrl.NewManager(cl.Config, ctrl.Options{Scheme: cl.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
@@ -75,13 +65,30 @@ func startHubWith(t *testing.T, seed string, opts hub.Options) *hubEnv {
 			t.Errorf("manager: %v", err)
 		}
 	})
+}
+
+func startHub(t *testing.T) *hubEnv {
+	t.Helper()
+	return startHubWith(t, "testdata/fleet", hub.Options{})
+}
+
+// startHubWith starts a hub whose fleet config repo is seeded from seed, with opts (its
+// DataDir and Clock are set here).
+func startHubWith(t *testing.T, seed string, opts hub.Options) *hubEnv {
+	t.Helper()
+	cl := envtest.StartForTest(t, envtest.Options{Name: "hub", AddToScheme: []func(*runtime.Scheme) error{fleetv1alpha1.AddToScheme}})
+	gs := gitserver.StartForTest(t, gitserver.Options{})
+	if err := gs.SeedRepo("fleet", seed); err != nil {
+		t.Fatal(err)
+	}
+	runHub(t, cl, opts)
 	ns := envtest.NewNamespace(t, cl.Client)
 	src := &fleetv1alpha1.GitSource{
 		ObjectMeta: metav1.ObjectMeta{Name: "fleet", Namespace: ns},
 		Spec: fleetv1alpha1.GitSourceSpec{URL: gs.RepoURL("fleet"), Branch: "main",
 			Interval: metav1.Duration{Duration: time.Hour}, FleetPath: "fleet"},
 	}
-	if err := cl.Client.Create(ctx, src); err != nil {
+	if err := cl.Client.Create(context.Background(), src); err != nil {
 		t.Fatal(err)
 	}
 	return &hubEnv{cluster: cl, git: gs, c: cl.Client, ns: ns}
