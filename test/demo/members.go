@@ -46,10 +46,21 @@ func (d *Demo) Join(ctx context.Context, name, stage, region string) (Member, er
 	return m, d.editClusters(ctx, "fleet: "+name+" joins", func(s string) string { return s + memberClusterYAML(name, stage, region, "Join") })
 }
 
-// Leave marks a member's MemberCluster as leaving, by a commit.
-func (d *Demo) Leave(ctx context.Context, name, stage, region string) error {
+// Leave marks a member's MemberCluster as leaving (spec.state: Leave), by a commit.
+func (d *Demo) Leave(ctx context.Context, name string) error {
 	return d.editClusters(ctx, "fleet: "+name+" leaves", func(s string) string {
-		return strings.Replace(s, memberClusterYAML(name, stage, region, "Join"), memberClusterYAML(name, stage, region, "Leave"), 1)
+		docs := strings.Split(s, "\n---\n")
+		for i, doc := range docs {
+			if !strings.Contains(doc, "  name: "+name+"\n") {
+				continue
+			}
+			if strings.Contains(doc, "state: Join") {
+				docs[i] = strings.Replace(doc, "state: Join", "state: Leave", 1)
+			} else {
+				docs[i] = strings.Replace(doc, "\nspec:\n", "\nspec:\n  state: Leave\n", 1)
+			}
+		}
+		return strings.Join(docs, "\n---\n")
 	})
 }
 

@@ -78,8 +78,8 @@ var _ = Describe("a release from dev to prod", Ordered, func() {
 		}
 	})
 
-	It("picks up a cluster that joins (PickAll), and prunes its apps when it leaves", func() {
-		joinCtx, cancel := context.WithTimeout(ctx, 2*demo.StepTimeout)
+	It("picks up a cluster that joins (PickAll); when a cluster leaves, PickN replaces it and its apps are pruned", func() {
+		joinCtx, cancel := context.WithTimeout(ctx, 3*demo.StepTimeout)
 		defer cancel()
 		_, err := d.Join(joinCtx, "dev-us", "dev", "us")
 		Expect(err).NotTo(HaveOccurred())
@@ -92,16 +92,22 @@ var _ = Describe("a release from dev to prod", Ordered, func() {
 		Expect(d.WaitApplied(joinCtx, "dev-us")).To(Succeed())
 		Expect(files).To(HaveKey("clusters/dev-us/guestbook-us/guestbook/deployment-guestbook.yaml"))
 		Expect(files).NotTo(HaveKey("clusters/dev-us/guestbook-eu/guestbook/deployment-guestbook.yaml"), "guestbook-eu requires region eu")
+		// PickN (canary, one dev cluster) keeps its pick when a cluster joins.
+		Expect(files).To(HaveKey("clusters/dev-eu/canary/canary/configmap-canary.yaml"))
+		Expect(files).NotTo(HaveKey("clusters/dev-us/canary/canary/configmap-canary.yaml"))
 
-		Expect(d.Leave(joinCtx, "dev-us", "dev", "us")).To(Succeed())
+		By("dev-eu leaves: the canary moves to dev-us, dev-eu's folder goes and its agent prunes its apps")
+		Expect(d.Leave(joinCtx, "dev-eu")).To(Succeed())
 		Eventually(func(g Gomega) {
 			files, err := d.Files(ctx, "env/dev")
 			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(files).To(HaveKey("clusters/dev-us/canary/canary/configmap-canary.yaml"))
 			for p := range files {
-				g.Expect(p).NotTo(HavePrefix("clusters/dev-us/"))
+				g.Expect(p).NotTo(HavePrefix("clusters/dev-eu/"))
 			}
 		}, demo.StepTimeout, time.Second).Should(Succeed())
-		Expect(d.WaitPruned(joinCtx, "dev-us")).To(Succeed())
+		Expect(d.WaitApplied(joinCtx, "dev-us")).To(Succeed())
+		Expect(d.WaitPruned(joinCtx, "dev-eu")).To(Succeed())
 	})
 })
 

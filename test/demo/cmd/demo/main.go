@@ -30,7 +30,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
-	fmt.Println("==> Starting the hub, three member clusters, a git server, the hub and three agents")
+	fmt.Println("==> Starting a hub and three member API servers, Gitea (or a git server with DEMO_FORGE=none), gitfleet-hub and three gitfleet-agents")
 	start := time.Now()
 	d, err := demo.Start(ctx, demo.Options{BinDir: bin, Out: os.Stdout, Forge: os.Getenv("DEMO_FORGE"), LogDir: os.Getenv("DEMO_LOG_DIR")})
 	defer func() {
