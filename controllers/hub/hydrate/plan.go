@@ -14,6 +14,7 @@ import (
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/render"
 	"github.com/gitfleet/gitfleet/scheduler"
+	"github.com/gitfleet/gitfleet/scheduler/property"
 )
 
 // DefaultStage is the stage of placements without a pipeline; its branch is env/default.
@@ -308,39 +309,14 @@ func MatchingOverrides(p *fleetv1alpha1.Placement, all []fleetv1alpha1.Override)
 	return matchingOverrides(p, all)
 }
 
-// ClusterFacts is what rendering may know of a cluster: labels, properties (static, then
-// reported ones over them), Kubernetes version and API versions, and its replica share.
+// ClusterFacts is what rendering may know of a cluster: labels, properties (the same
+// effective set the scheduler's selectors see: static, then reported ones over them),
+// Kubernetes version and API versions, and its replica share.
 func ClusterFacts(mc *fleetv1alpha1.MemberCluster, replicas *int32) render.Cluster {
-	props := map[string]string{}
-	for _, p := range mc.Spec.Properties {
-		props[p.Name] = p.Value
-	}
-	if r := mc.Status.Resources; r != nil {
-		if r.NodeCount > 0 {
-			props[fleetv1alpha1.NodeCountProperty] = fmt.Sprint(r.NodeCount)
-		}
-		if q, ok := r.Allocatable["cpu"]; ok {
-			props[fleetv1alpha1.AllocatableCPUProperty] = q.String()
-		}
-		if q, ok := r.Allocatable["memory"]; ok {
-			props[fleetv1alpha1.AllocatableMemoryProperty] = q.String()
-		}
-		if q, ok := r.Available["cpu"]; ok {
-			props[fleetv1alpha1.AvailableCPUProperty] = q.String()
-		}
-		if q, ok := r.Available["memory"]; ok {
-			props[fleetv1alpha1.AvailableMemoryProperty] = q.String()
-		}
-	}
+	props := property.FromMemberCluster(mc).Strings()
 	version := mc.Spec.KubernetesVersion
 	if mc.Status.KubernetesVersion != "" {
 		version = mc.Status.KubernetesVersion
-	}
-	if version != "" {
-		props[fleetv1alpha1.KubernetesVersionProperty] = version
-	}
-	for _, p := range mc.Status.Properties {
-		props[p.Name] = p.Value
 	}
 	return render.Cluster{
 		Name: mc.Name, Labels: mc.Labels, Properties: props,
