@@ -5,7 +5,9 @@ import (
 	"sort"
 	"strconv"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/gitfleet/gitfleet/api/v1alpha1"
@@ -26,6 +28,11 @@ func (r *Reconciler) reconcileDrift(ctx context.Context, p *pass) error {
 	for k, rec := range st.records {
 		live, exists, ok := st.watches.get(rec.gvr, k)
 		if !ok || skipDrift(rec.desired, live) {
+			continue
+		}
+		if !exists && r.stillExists(ctx, rec.gvr, k) {
+			// The watch has not caught up with an object applied a moment ago: it is not
+			// missing. The watch's next event brings it back here.
 			continue
 		}
 		var diffs []drift.Diff
@@ -137,6 +144,22 @@ func ignorePatterns(ctx context.Context, desired, live *unstructured.Unstructure
 		pats = append(pats, ps...)
 	}
 	return pats
+}
+
+// stillExists confirms with a live read that an object the watch cache lacks is really
+// gone, so that a watch lagging behind a fresh apply is never reported as deleted drift.
+// A failed read counts as gone (the drift pass then re-applies, which is harmless).
+func (r *Reconciler) stillExists(ctx context.Context, gvr schema.GroupVersionResource, k manifest.Key) bool {
+	if r.Dynamic == nil {
+		return false
+	}
+	var err error
+	if k.Namespace == "" {
+		_, err = r.Dynamic.Resource(gvr).Get(ctx, k.Name, metav1.GetOptions{})
+	} else {
+		_, err = r.Dynamic.Resource(gvr).Namespace(k.Namespace).Get(ctx, k.Name, metav1.GetOptions{})
+	}
+	return err == nil
 }
 
 // olderThan reports whether live is an older version than applied (a watch that has not
