@@ -25,8 +25,10 @@ const (
 )
 
 // PromotionSpec asks to move a dry revision into a stage. The hub creates one per attempt;
-// `gitfleet promote` creates one by hand.
+// `gitfleet promote` creates one by hand, and `gitfleet rollback` one with rollback set.
 // +kubebuilder:validation:XValidation:rule="!has(self.skipGates) || !self.skipGates || (has(self.skipGatesReason) && size(self.skipGatesReason) > 0)",message="skipGatesReason is required when skipGates is true"
+// +kubebuilder:validation:XValidation:rule="has(self.dryRevision) != has(self.rollback)",message="set exactly one of dryRevision (a promotion) and rollback (the revision is that of the restored commit)"
+// +kubebuilder:validation:XValidation:rule="!has(self.rollback) || !has(self.skipGates) || !self.skipGates",message="a rollback has no gates to skip"
 // +kubebuilder:validation:XValidation:rule="self == oldSelf",message="a Promotion's spec is immutable; create a new one"
 type PromotionSpec struct {
 	// pipelineRef names the Pipeline.
@@ -41,10 +43,10 @@ type PromotionSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	FromStage string `json:"fromStage,omitempty"`
-	// dryRevision is the fleet config repo commit (sha) to promote.
-	// +required
+	// dryRevision is the fleet config repo commit (sha) to promote; empty for a rollback.
+	// +optional
 	// +kubebuilder:validation:Pattern=`^[0-9a-f]{7,64}$`
-	DryRevision string `json:"dryRevision"`
+	DryRevision string `json:"dryRevision,omitempty"`
 	// skipGates promotes without waiting for the gates; skipGatesReason is recorded.
 	// +optional
 	SkipGates bool `json:"skipGates,omitempty"`
@@ -52,6 +54,39 @@ type PromotionSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	SkipGatesReason string `json:"skipGatesReason,omitempty"`
+	// rollback, when set, makes this a rollback of the stage: the hub opens a pull request
+	// into the stage's branch that restores the rendered tree of an earlier commit of it.
+	// +optional
+	Rollback *RollbackSpec `json:"rollback,omitempty"`
+}
+
+// RollbackSpec says which earlier state of a stage's branch to restore.
+type RollbackSpec struct {
+	// to is an earlier commit of the stage's branch (a SHA or a unique prefix of at least 7
+	// characters), or a dry revision (fleet config repo commit) the branch held: its newest
+	// commit that carries that revision is restored.
+	// +required
+	// +kubebuilder:validation:Pattern=`^[0-9a-f]{7,64}$`
+	To string `json:"to"`
+	// reason is recorded in the pull request and on the Promotion.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Reason string `json:"reason,omitempty"`
+}
+
+// RollbackStatus is what a rollback resolved and restores.
+type RollbackStatus struct {
+	// restoredCommit is the earlier commit of the stage's branch whose tree is restored.
+	// +required
+	RestoredCommit string `json:"restoredCommit"`
+	// dryRevision is the fleet config repo commit that restoredCommit was rendered from.
+	// +optional
+	DryRevision string `json:"dryRevision,omitempty"`
+	// rolledBackRevision is the dry revision the stage held when the rollback was
+	// resolved: once the rollback is merged, the pipeline does not propose it again for
+	// this stage (a newer revision is proposed as usual).
+	// +optional
+	RolledBackRevision string `json:"rolledBackRevision,omitempty"`
 }
 
 // GateResult is the outcome of one gate.
@@ -79,7 +114,7 @@ type PullRequestRef struct {
 	// url of the pull request for people.
 	// +optional
 	URL string `json:"url,omitempty"`
-	// headBranch of the pull request, gitfleet/promote/<stage>.
+	// headBranch of the pull request: gitfleet/promote/<stage>, or gitfleet/rollback/<stage>.
 	// +optional
 	HeadBranch string `json:"headBranch,omitempty"`
 	// headCommit is the commit the pull request carries.
@@ -101,9 +136,12 @@ type PromotionStatus struct {
 	// renderedCommit is the env-branch commit that carries the revision.
 	// +optional
 	RenderedCommit string `json:"renderedCommit,omitempty"`
-	// pullRequest, for PullRequest stages.
+	// pullRequest, for PullRequest stages and rollbacks.
 	// +optional
 	PullRequest *PullRequestRef `json:"pullRequest,omitempty"`
+	// rollback, for a rollback: what it restores.
+	// +optional
+	Rollback *RollbackStatus `json:"rollback,omitempty"`
 	// gates and their results.
 	// +optional
 	// +listType=map
@@ -128,6 +166,7 @@ type PromotionStatus struct {
 // +kubebuilder:resource:shortName=promo,categories=gitfleet
 // +kubebuilder:printcolumn:name="Stage",type=string,JSONPath=`.spec.stage`
 // +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.spec.dryRevision`
+// +kubebuilder:printcolumn:name="Rollback-To",type=string,JSONPath=`.status.rollback.dryRevision`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="PR",type=string,JSONPath=`.status.pullRequest.url`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -177,6 +177,15 @@ func TestValidation(t *testing.T) {
 		"promotion": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: Promotion\nmetadata: {name: pr}\nspec: {pipelineRef: {name: p}, stage: prod, dryRevision: 1a2b3c4}\n"},
 		"promotion skipping gates without a reason": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: Promotion\nmetadata: {name: pr}\nspec: {pipelineRef: {name: p}, stage: prod, dryRevision: 1a2b3c4, skipGates: true}\n",
 			wantErr: []string{"skipGatesReason is required when skipGates is true"}},
+		"rollback": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: Promotion\nmetadata: {name: pr}\nspec: {pipelineRef: {name: p}, stage: prod, rollback: {to: 1a2b3c4, reason: bad release}}\n"},
+		"rollback with a dry revision too": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: Promotion\nmetadata: {name: pr}\nspec: {pipelineRef: {name: p}, stage: prod, dryRevision: 1a2b3c4, rollback: {to: 1a2b3c4}}\n",
+			wantErr: []string{"set exactly one of dryRevision (a promotion) and rollback"}},
+		"promotion with neither a revision nor a rollback": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: Promotion\nmetadata: {name: pr}\nspec: {pipelineRef: {name: p}, stage: prod}\n",
+			wantErr: []string{"set exactly one of dryRevision (a promotion) and rollback"}},
+		"rollback skipping gates": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: Promotion\nmetadata: {name: pr}\nspec: {pipelineRef: {name: p}, stage: prod, rollback: {to: 1a2b3c4}, skipGates: true, skipGatesReason: x}\n",
+			wantErr: []string{"a rollback has no gates to skip"}},
+		"rollback to a branch name": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: Promotion\nmetadata: {name: pr}\nspec: {pipelineRef: {name: p}, stage: prod, rollback: {to: main}}\n",
+			wantErr: []string{"spec.rollback.to", "should match"}},
 
 		// ClusterSync: branch and policies.
 		"clustersync": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: ClusterSync\nmetadata: {name: c}\nspec: {clusterName: eu-1, url: 'https://example.com/fleet.git', branch: env/prod, applyPolicy: {takeover: Never, drift: Report}}\n"},
