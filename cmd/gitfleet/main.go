@@ -3,6 +3,9 @@
 //	gitfleet render DIR --cluster NAME | --all [--out DIR]   render a fleet config checkout locally
 //	gitfleet diff --base REV --head REV [--format markdown]  which clusters and objects a change touches
 //	gitfleet status [-o json|yaml]                           placements × clusters × stages on the hub
+//	gitfleet promote STAGE [--revision SHA] [--skip-gates --reason TEXT]
+//	gitfleet approve STAGE                                   merge the open approval pull request
+//	gitfleet rollback STAGE --to REV [--reason TEXT]         pull request restoring an earlier render
 //	gitfleet version
 //
 // render and diff run the hub's own scheduling and rendering code, with no cluster.

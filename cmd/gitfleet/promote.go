@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/clientcmd"
@@ -96,8 +97,19 @@ func promote(ctx context.Context, c client.Client, ns, pipeline, stage, revision
 		Spec: fleetv1alpha1.PromotionSpec{PipelineRef: fleetv1alpha1.LocalObjectReference{Name: pipe.Name}, Stage: stage,
 			FromStage: from, DryRevision: revision, SkipGates: skip, SkipGatesReason: reason},
 	}
+	// An earlier attempt of the same revision (e.g. merged, then rolled back) keeps its
+	// record: a new one gets a generated name; one still in progress is an error.
+	earlier := &fleetv1alpha1.Promotion{}
+	switch err := c.Get(ctx, client.ObjectKeyFromObject(promo), earlier); {
+	case err == nil && !finishedPhase(earlier.Status.Phase):
+		return nil, fmt.Errorf("promotion %s of %s into %s is already in progress (phase %q)", earlier.Name, short(revision), stage, earlier.Status.Phase)
+	case err == nil:
+		promo.GenerateName, promo.Name = promo.Name+"-", ""
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("reading Promotion %s: %w", promo.Name, err)
+	}
 	if err := c.Create(ctx, promo); err != nil {
-		return nil, fmt.Errorf("creating Promotion %s: %w", promo.Name, err)
+		return nil, fmt.Errorf("creating Promotion %s: %w", promo.Name+promo.GenerateName, err)
 	}
 	if err := hub.RequestReconcile(ctx, c, pipe, time.Now()); err != nil {
 		return nil, fmt.Errorf("asking pipeline %s to reconcile: %w", pipe.Name, err)
@@ -174,6 +186,15 @@ func approve(ctx context.Context, c client.Client, ns, pipeline, stage string) (
 		return nil, fmt.Errorf("asking pipeline %s to reconcile: %w", pipe.Name, err)
 	}
 	return ref, nil
+}
+
+// finishedPhase reports whether a Promotion's phase is final.
+func finishedPhase(phase fleetv1alpha1.PromotionPhase) bool {
+	switch phase {
+	case fleetv1alpha1.PromotionMerged, fleetv1alpha1.PromotionSuperseded, fleetv1alpha1.PromotionRejected, fleetv1alpha1.PromotionFailed:
+		return true
+	}
+	return false
 }
 
 // parseStage parses flags and the one STAGE argument; code is -1 to go on.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,6 +83,19 @@ func TestPromoteRecordsAPromotion(t *testing.T) {
 	if _, err := promote(ctx, c, "fleet", "release", "prod", "", false, ""); err == nil || !strings.Contains(err.Error(), "release-prod-0123456789ab") {
 		t.Errorf("promote(prod) without --revision = %v, want dev's revision (already recorded)", err)
 	}
+	// Once that attempt finished (merged, then rolled back, say), a new record is made.
+	done := &fleetv1alpha1.Promotion{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "fleet", Name: "release-prod-0123456789ab"}, done); err != nil {
+		t.Fatal(err)
+	}
+	done.Status.Phase = fleetv1alpha1.PromotionMerged
+	if err := c.Status().Update(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	again, err := promote(ctx, c, "fleet", "release", "prod", "", true, "roll forward")
+	if err != nil || again.Name == done.Name || !strings.HasPrefix(again.Name, done.Name+"-") || again.Spec.DryRevision != devRev {
+		t.Errorf("promote(prod) after the attempt finished = %v, %v; want a new record named %s-…", again, err, done.Name)
+	}
 	if _, err := promote(ctx, c, "fleet", "release", "dev", "", false, ""); err == nil {
 		t.Errorf("promote(dev) = nil, want an error (the first stage follows the repo)")
 	}
@@ -98,4 +112,44 @@ func newGitHub(t *testing.T, gh *forge.Server) *gitsource.GitHub {
 
 func newPR() gitsource.NewPullRequest {
 	return gitsource.NewPullRequest{Title: "promote", Head: "gitfleet/promote/prod", Base: "env/prod"}
+}
+
+func TestRollbackRecordsAPromotion(t *testing.T) {
+	c := promotionFixture(t, "http://127.0.0.1:1/")
+	ctx := context.Background()
+	promo, err := rollback(ctx, c, "fleet", "", "prod", "abcdef1", "bad release")
+	if err != nil {
+		t.Fatalf("rollback(prod) = %v", err)
+	}
+	if promo.Spec.Rollback == nil || promo.Spec.Rollback.To != "abcdef1" || promo.Spec.Rollback.Reason != "bad release" || promo.Spec.DryRevision != "" || promo.Spec.Stage != "prod" {
+		t.Errorf("rollback(prod) = %+v, want a rollback to abcdef1 of prod with the reason", promo.Spec)
+	}
+	if promo.Labels["fleet.gitfleet.dev/stage"] != "prod" {
+		t.Errorf("labels = %v, want the stage", promo.Labels)
+	}
+	if _, err := rollback(ctx, c, "fleet", "", "dev", "abcdef1", ""); err == nil || !strings.Contains(err.Error(), "git revert") {
+		t.Errorf("rollback(dev) = %v, want an error pointing to git revert (the first stage follows the repo)", err)
+	}
+	if _, err := rollback(ctx, c, "fleet", "", "qa", "abcdef1", ""); err == nil {
+		t.Errorf("rollback(qa) = nil, want an error (no such stage)")
+	}
+
+	// The hub opens the pull request: waitRollback returns the Promotion then.
+	stored := &fleetv1alpha1.Promotion{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(promo), stored); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitRollback(ctx, c, stored, 50*time.Millisecond, 10*time.Millisecond); err == nil || !strings.Contains(err.Error(), "kubectl -n fleet get promotion") {
+		t.Errorf("waitRollback before the hub acted = %v, want a timeout saying how to follow it", err)
+	}
+	stored.Status.Phase = fleetv1alpha1.PromotionOpen
+	stored.Status.PullRequest = &fleetv1alpha1.PullRequestRef{Number: 7, URL: "http://example.com/pull/7"}
+	stored.Status.Rollback = &fleetv1alpha1.RollbackStatus{RestoredCommit: strings.Repeat("c", 40), DryRevision: devRev}
+	if err := c.Status().Update(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	got, err := waitRollback(ctx, c, stored, time.Second, 10*time.Millisecond)
+	if err != nil || got.Status.PullRequest.Number != 7 {
+		t.Errorf("waitRollback = %v, %v; want the Promotion with #7", got, err)
+	}
 }

@@ -64,7 +64,13 @@ type PipelineReconciler struct {
 
 	// posted remembers the last commit status posted per pipeline, stage and commit.
 	posted sync.Map
+	// cleaned remembers the pull request branches this process tried to delete.
+	cleaned sync.Map
 }
+
+// branchCleanupWindow is how long after a promotion finished its pull request branch is
+// deleted; older records are left alone (their branches were handled, or reused since).
+const branchCleanupWindow = 10 * time.Minute
 
 var _ reconcile.Reconciler = (*PipelineReconciler)(nil)
 
@@ -171,10 +177,12 @@ func (r *PipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		r.resolveRepository, // which repo holds the stage branches, with which credentials and forge
 		r.loadPromotions,    // the records of past and current attempts
 		r.observeStages,     // branch heads, their dry revisions, the clusters' health
+		r.rollBack,          // rollbacks asked for: restore an earlier tree by pull request
 		r.evaluateGates,     // for each later stage, the gates of the previous stage's revision
 		r.promote,           // gates passed: set targetRevision for hydration to write
 		r.syncPullRequests,  // PullRequest stages: open or update the approval pull request
 		r.recordPromotions,  // save the records, garbage-collect old ones
+		r.cleanUpBranches,   // delete the branches of merged and closed pull requests
 		r.postStageStatuses, // gitfleet/stage/<stage> on the dry commits
 	} {
 		if err = step(ctx, pass); err != nil {
@@ -395,6 +403,10 @@ func (r *PipelineReconciler) evaluateGates(_ context.Context, p *pipelinePass) e
 		if candidate == "" || candidate == cur.TargetRevision || (cur.TargetRevision == "" && candidate == cur.CurrentRevision) {
 			continue
 		}
+		if p.rolledBackTo(prev.Name) == candidate {
+			cur.Message += "; " + prev.Name + " was rolled back to " + short(candidate) + ", which is not proposed to " + cur.Name
+			continue
+		}
 		out := evaluateGates(p.pipe.Spec.Stages[i], prev, p.now)
 		p.gates[cur.Name] = stageGates{candidate: candidate, outcome: out}
 		if !out.Passed {
@@ -418,6 +430,7 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 		forced := p.requested(st.Name)
 		if forced != nil && i > 0 && !r.resolveRevision(p, forced) {
 			p.finishPromotion(forced, fleetv1alpha1.PromotionFailed, "revision "+forced.Spec.DryRevision+" is not one the hub fetched: give the full SHA of a fetched revision")
+			forced = nil
 		} else if forced != nil && i > 0 {
 			// `gitfleet promote --skip-gates`: the revision moves in now, the reason is recorded.
 			g, ok = stageGates{candidate: forced.Spec.DryRevision, outcome: gateOutcome{Passed: true,
@@ -426,12 +439,22 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 		if !ok || !g.outcome.Passed {
 			continue
 		}
-		if old := p.promotion(st.Name, g.candidate); old != nil && old.Status.Phase == fleetv1alpha1.PromotionRejected {
+		if old := p.promotion(st.Name, g.candidate); old != nil && old.Status.Phase == fleetv1alpha1.PromotionRejected && forced == nil {
 			st.Message += "; " + short(g.candidate) + " was rejected; waiting for a newer revision"
 			continue
 		}
+		if rb := p.rolledBack(st.Name, g.candidate); rb != nil && forced == nil {
+			st.Message += "; " + short(g.candidate) + " was rolled back (" + rb.Name + "); waiting for a newer revision"
+			continue
+		}
 		from := p.pipe.Spec.Stages[i-1].Name
-		promo := p.startPromotion(st.Name, from, g.candidate, g.outcome.Results)
+		var promo *fleetv1alpha1.Promotion
+		if forced != nil {
+			// The record made by hand carries the attempt (and its reason).
+			promo = p.startPromotionOn(forced, st.Name, from, g.candidate, g.outcome.Results)
+		} else {
+			promo = p.startPromotion(st.Name, from, g.candidate, g.outcome.Results)
+		}
 		if st.TargetRevision != "" {
 			if old := p.promotion(st.Name, st.TargetRevision); old != nil && !finished(old.Status.Phase) {
 				old.Status.SupersededBy = promo.Name
@@ -459,6 +482,7 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 			}
 			r.Snapshots.Pin(p.pipe.Namespace, hydrate.PinnedRevisions(pipes.Items))
 		}
+		r.Snapshots.PinSet(p.pipe.Namespace, "promotions/"+p.pipe.Name, p.promotionRevisions())
 	}
 	return nil
 }

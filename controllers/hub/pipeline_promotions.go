@@ -57,9 +57,18 @@ func (r *PipelineReconciler) loadPromotions(ctx context.Context, p *pipelinePass
 	return nil
 }
 
-// promotion returns the record of moving rev into stage, nil if there is none: the hub's
+// promotion returns the record of moving rev into stage, nil if there is none: the one
+// the stage's status names (the attempt in progress or last finished), else the hub's
 // (named by promotionName), else the newest one made by hand.
 func (p *pipelinePass) promotion(stage, rev string) *fleetv1alpha1.Promotion {
+	matches := func(pr *fleetv1alpha1.Promotion) bool {
+		return pr != nil && pr.Spec.Stage == stage && len(pr.Spec.DryRevision) >= 7 && strings.HasPrefix(rev, pr.Spec.DryRevision)
+	}
+	for _, st := range p.pipe.Status.Stages {
+		if st.Name == stage && st.Promotion != "" && matches(p.promotions[st.Promotion]) {
+			return p.promotions[st.Promotion]
+		}
+	}
 	if pr := p.promotions[promotionName(p.pipe.Name, stage, rev)]; pr != nil {
 		return pr
 	}
@@ -72,12 +81,21 @@ func (p *pipelinePass) promotion(stage, rev string) *fleetv1alpha1.Promotion {
 	return out
 }
 
-// startPromotion records a new attempt (or returns the existing record of the same one).
+// startPromotion records a new attempt (or restarts the existing record of the same one).
 func (p *pipelinePass) startPromotion(stage, from, rev string, gates []fleetv1alpha1.GateResult) *fleetv1alpha1.Promotion {
+	return p.startPromotionOn(p.promotion(stage, rev), stage, from, rev, gates)
+}
+
+// startPromotionOn starts the attempt on record pr (nil: a new record). A finished record
+// that starts again (its revision is proposed once more, e.g. after a rollback) forgets
+// its old pull request.
+func (p *pipelinePass) startPromotionOn(pr *fleetv1alpha1.Promotion, stage, from, rev string, gates []fleetv1alpha1.GateResult) *fleetv1alpha1.Promotion {
 	name := promotionName(p.pipe.Name, stage, rev)
-	pr := p.promotion(stage, rev)
 	if pr != nil {
 		name = pr.Name
+		if finished(pr.Status.Phase) {
+			pr.Status.PullRequest, pr.Status.RenderedCommit = nil, ""
+		}
 	} else {
 		pr = &fleetv1alpha1.Promotion{
 			ObjectMeta: metav1.ObjectMeta{Namespace: p.pipe.Namespace, Name: name,

@@ -164,17 +164,24 @@ func prBody(c prContext, changes []clusterChange) string {
 		}
 		b.WriteString("\n")
 	}
+	writeChanges(&b, changes)
+	return b.String()
+}
+
+// writeChanges writes the per-cluster table of changes and a collapsed diff per cluster,
+// truncated to stay within the forge's limits on the body.
+func writeChanges(b *strings.Builder, changes []clusterChange) {
 	if len(changes) == 0 {
 		b.WriteString("No cluster changes (only metadata).\n")
-		return b.String()
+		return
 	}
 	b.WriteString("| cluster | added | changed | removed |\n|---|---|---|---|\n")
 	for i, ch := range changes {
 		if i == maxClustersShown {
-			fmt.Fprintf(&b, "| … %d more clusters | | | |\n", len(changes)-i)
+			fmt.Fprintf(b, "| … %d more clusters | | | |\n", len(changes)-i)
 			break
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %d |\n", ch.Cluster, len(ch.Added), len(ch.Changed), len(ch.Removed))
+		fmt.Fprintf(b, "| %s | %d | %d | %d |\n", ch.Cluster, len(ch.Added), len(ch.Changed), len(ch.Removed))
 	}
 	b.WriteString("\n")
 	for i, ch := range changes {
@@ -193,12 +200,11 @@ func prBody(c prContext, changes []clusterChange) string {
 		}
 		sec.WriteString("```\n</details>\n\n")
 		if b.Len()+sec.Len() > maxBodyChars {
-			fmt.Fprintf(&b, "… diffs of %d more clusters left out (the body is limited); compare the branches for the whole change.\n", len(changes)-i)
+			fmt.Fprintf(b, "… diffs of %d more clusters left out (the body is limited); compare the branches for the whole change.\n", len(changes)-i)
 			break
 		}
 		b.WriteString(sec.String())
 	}
-	return b.String()
 }
 
 func changeSummary(ch clusterChange) string {

@@ -25,8 +25,8 @@ type Snapshots struct {
 	Keep int
 
 	mu sync.Mutex
-	// pinned revisions by namespace.
-	pinned map[string]map[string]bool
+	// pinned revisions by namespace and set.
+	pinned map[string]map[string]map[string]bool
 }
 
 // Resolve returns the one stored revision of a source whose SHA starts with prefix.
@@ -47,18 +47,38 @@ func (s *Snapshots) Resolve(namespace, name, prefix string) (string, bool) {
 	return found, found != ""
 }
 
-// Pin replaces the revisions pinned in a namespace: they are never pruned.
-func (s *Snapshots) Pin(namespace string, shas []string) {
+// Pin replaces the revisions pinned in a namespace for the stages of its pipelines: they
+// are never pruned.
+func (s *Snapshots) Pin(namespace string, shas []string) { s.PinSet(namespace, "stages", shas) }
+
+// PinSet replaces one named set of pinned revisions of a namespace (e.g. the revisions of
+// a pipeline's Promotion history, so that a rollback to one of them can be rendered again);
+// a revision in any set is never pruned.
+func (s *Snapshots) PinSet(namespace, set string, shas []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.pinned == nil {
-		s.pinned = map[string]map[string]bool{}
+		s.pinned = map[string]map[string]map[string]bool{}
 	}
-	set := make(map[string]bool, len(shas))
+	if s.pinned[namespace] == nil {
+		s.pinned[namespace] = map[string]map[string]bool{}
+	}
+	m := make(map[string]bool, len(shas))
 	for _, sha := range shas {
-		set[sha] = true
+		m[sha] = true
 	}
-	s.pinned[namespace] = set
+	s.pinned[namespace][set] = m
+}
+
+// pinnedIn is the union of a namespace's pinned sets; s.mu is held.
+func (s *Snapshots) pinnedIn(namespace string) map[string]bool {
+	out := map[string]bool{}
+	for _, set := range s.pinned[namespace] {
+		for sha := range set {
+			out[sha] = true
+		}
+	}
+	return out
 }
 
 // ErrRevisionGone is wrapped by Require when a revision's snapshot is not on disk.
@@ -109,7 +129,7 @@ func (s *Snapshots) Store(namespace, name, sha, worktree string) (string, error)
 	if err := os.Rename(tmp, dst); err != nil {
 		return "", err
 	}
-	s.prune(filepath.Dir(dst), s.pinned[namespace])
+	s.prune(filepath.Dir(dst), s.pinnedIn(namespace))
 	return dst, nil
 }
 

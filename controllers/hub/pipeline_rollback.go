@@ -1,0 +1,422 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/gitsource"
+)
+
+// RollbackLabel is put on every rollback pull request, besides spec.pullRequestLabels.
+const RollbackLabel = "gitfleet/rollback"
+
+// TrailerRollbackOf names, on a rollback commit, the earlier commit whose tree it restores.
+const TrailerRollbackOf = "Gitfleet-Rollback-Of"
+
+// RollbackBranch is the branch of a stage's rollback pull request.
+func RollbackBranch(stage string) string { return "gitfleet/rollback/" + stage }
+
+// rollBack carries out the rollbacks asked for (Promotions with spec.rollback, made by
+// `gitfleet rollback`): for the newest unfinished one of each stage it finds the earlier
+// commit of the stage's branch, pushes a commit restoring that commit's tree onto
+// gitfleet/rollback/<stage> (rebuilt on the branch's head when it moves) and opens or
+// updates a pull request into the stage's branch; merging it is the approval, closing it
+// rejects the rollback. Older unfinished rollbacks of the same stage are superseded.
+func (r *PipelineReconciler) rollBack(ctx context.Context, p *pipelinePass) error {
+	byStage := map[string][]*fleetv1alpha1.Promotion{}
+	for _, pr := range p.promotions {
+		if pr.Spec.Rollback != nil && !finished(pr.Status.Phase) {
+			byStage[pr.Spec.Stage] = append(byStage[pr.Spec.Stage], pr)
+		}
+	}
+	var errs []error
+	for _, stage := range sortedKeys(byStage) {
+		list := byStage[stage]
+		sort.Slice(list, func(i, j int) bool {
+			if !list[i].CreationTimestamp.Equal(&list[j].CreationTimestamp) {
+				return list[i].CreationTimestamp.Before(&list[j].CreationTimestamp)
+			}
+			return list[i].Name < list[j].Name
+		})
+		newest := list[len(list)-1]
+		for _, old := range list[:len(list)-1] {
+			old.Status.SupersededBy = newest.Name
+			p.finishPromotion(old, fleetv1alpha1.PromotionSuperseded, "superseded by the newer rollback "+newest.Name)
+		}
+		if err := r.syncRollback(ctx, p, newest); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// failRollback ends a rollback that cannot be carried out, with the reason for people.
+func (r *PipelineReconciler) failRollback(p *pipelinePass, pr *fleetv1alpha1.Promotion, msg string) {
+	p.finishPromotion(pr, fleetv1alpha1.PromotionFailed, msg)
+	r.event(p.pipe, corev1.EventTypeWarning, "RollbackFailed", "%s: %s", pr.Name, msg)
+}
+
+func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, promo *fleetv1alpha1.Promotion) error {
+	idx := -1
+	for i, s := range p.pipe.Spec.Stages {
+		if s.Name == promo.Spec.Stage {
+			idx = i
+		}
+	}
+	switch {
+	case idx < 0:
+		r.failRollback(p, promo, fmt.Sprintf("pipeline %s has no stage %s", p.pipe.Name, promo.Spec.Stage))
+		return nil
+	case idx == 0:
+		r.failRollback(p, promo, fmt.Sprintf("stage %s is rendered from the head of the fleet config repo: revert the change there (git revert) instead; a rollback of its branch would be overwritten by the next render", promo.Spec.Stage))
+		return nil
+	case p.url == "":
+		r.failRollback(p, promo, "no Placement uses pipeline "+p.pipe.Name+": there is no repository to roll back")
+		return nil
+	case p.forge == nil:
+		r.failRollback(p, promo, "a rollback is proposed as a pull request, but the GitSource of the stage's branches has no forge")
+		return nil
+	}
+	st := &p.pipe.Status.Stages[idx]
+	if promo.Status.Phase == "" {
+		now := metav1.NewTime(p.now)
+		promo.Status.Phase, promo.Status.StartTime = fleetv1alpha1.PromotionPending, &now
+		p.dirty[promo.Name] = true
+	}
+	headBranch := RollbackBranch(st.Name)
+
+	// An open pull request: follow it.
+	if ref := promo.Status.PullRequest; ref != nil {
+		pr, err := p.forge.GetPullRequest(ctx, int(ref.Number))
+		if err != nil {
+			return forgeError(fmt.Sprintf("reading rollback pull request #%d", ref.Number), err)
+		}
+		if pr.State == gitsource.PRClosed {
+			if pr.Merged {
+				if head, err := r.lsRemote(ctx, p, st.Branch); err == nil {
+					promo.Status.RenderedCommit = head
+				}
+				p.finishPromotion(promo, fleetv1alpha1.PromotionMerged, fmt.Sprintf("#%d merged: %s holds the tree of %s again", pr.Number, st.Branch, short(promo.Status.Rollback.RestoredCommit)))
+				st.Message = fmt.Sprintf("rolled back to %s by #%d; %s", short(promo.Status.Rollback.DryRevision), pr.Number, st.Message)
+				r.event(p.pipe, corev1.EventTypeNormal, "RolledBack", "%s: rolled back to %s by #%d", st.Name, short(promo.Status.Rollback.DryRevision), pr.Number)
+				ctrl.LoggerFrom(ctx).Info("rolled back", "stage", st.Name, "revision", promo.Status.Rollback.DryRevision, "pullRequest", pr.Number)
+			} else {
+				p.finishPromotion(promo, fleetv1alpha1.PromotionRejected, fmt.Sprintf("#%d was closed without merging", pr.Number))
+				r.event(p.pipe, corev1.EventTypeNormal, fleetv1alpha1.RejectedReason, "%s: rollback #%d closed without merging", st.Name, pr.Number)
+			}
+			p.wakeIn(r.InFlightPoll) // the branch is deleted by the next pass
+			return nil
+		}
+	}
+
+	// Resolve the commit to restore, once.
+	if promo.Status.Rollback == nil {
+		res, msg, err := r.resolveRollback(ctx, p, st, promo.Spec.Rollback.To)
+		if err != nil {
+			return err
+		}
+		if msg != "" {
+			r.failRollback(p, promo, msg)
+			return nil
+		}
+		promo.Status.Rollback = res
+		p.dirty[promo.Name] = true
+	}
+	rb := promo.Status.Rollback
+
+	// The rollback branch: the stage's head plus one commit restoring the earlier tree;
+	// rebuilt when the stage's branch moves, untouched otherwise.
+	files, err := r.rollbackFiles(ctx, p, st.Branch, headBranch, rb)
+	if err != nil {
+		return err
+	}
+	if files == nil {
+		r.failRollback(p, promo, fmt.Sprintf("%s is no longer in the recent history of %s", short(rb.RestoredCommit), st.Branch))
+		return nil
+	}
+	msg := fmt.Sprintf("Roll back %s to %s\n\nRestores the rendered tree of %s (dry revision %s).", st.Name, short(rb.DryRevision), rb.RestoredCommit, rb.DryRevision)
+	if promo.Spec.Rollback.Reason != "" {
+		msg += "\n\nReason: " + promo.Spec.Rollback.Reason
+	}
+	res, err := r.Writer.Write(ctx, gitsource.WriteRequest{
+		URL: p.url, Auth: p.auth, Branch: headBranch, BaseBranch: st.Branch, ResetToBase: true,
+		Files: files, Message: msg,
+		Trailers: append(gitsource.StageTrailers(rb.DryRevision, st.Name), gitsource.Trailer{Key: TrailerRollbackOf, Value: rb.RestoredCommit}),
+	})
+	if err != nil {
+		return withReason(fleetv1alpha1.CommitFailedReason, fmt.Errorf("writing %s: %w", headBranch, err))
+	}
+	if !res.Committed && res.Commit == st.RenderedCommit {
+		r.failRollback(p, promo, fmt.Sprintf("%s already holds the tree of %s: nothing to roll back", st.Branch, short(rb.RestoredCommit)))
+		return nil
+	}
+	ref := promo.Status.PullRequest
+	if ref != nil && ref.HeadCommit == res.Commit {
+		st.Message = fmt.Sprintf("rollback to %s awaiting approval #%d; %s", short(rb.DryRevision), ref.Number, st.Message)
+		return nil
+	}
+
+	// Open or update the pull request.
+	before, err := r.Writer.ReadTree(ctx, p.url, st.Branch, p.auth, hydrate.ClustersDir)
+	if err != nil {
+		return withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s: %w", st.Branch, err))
+	}
+	after := map[string][]byte{}
+	for path, data := range files {
+		if strings.HasPrefix(path, hydrate.ClustersDir) {
+			after[path] = data
+		}
+	}
+	title := fmt.Sprintf("gitfleet: roll back %s to %s", st.Name, short(rb.DryRevision))
+	body := r.rollbackBody(p, st, promo, res.Commit, diffTrees(before, after))
+	pr, created, err := p.openOrUpdatePullRequest(ctx, gitsource.NewPullRequest{Title: title, Body: body, Head: headBranch, Base: st.Branch,
+		Labels: append([]string{RollbackLabel}, p.pipe.Spec.PullRequestLabels...)}, "rollback pull request")
+	if err != nil {
+		return err
+	}
+	if created {
+		r.event(p.pipe, corev1.EventTypeNormal, "RollbackProposed", "%s: rollback to %s proposed in #%d %s", st.Name, short(rb.DryRevision), pr.Number, pr.URL)
+	}
+	promo.Status.Phase = fleetv1alpha1.PromotionOpen
+	promo.Status.PullRequest = &fleetv1alpha1.PullRequestRef{Number: int32(pr.Number), URL: pr.URL, HeadBranch: headBranch, HeadCommit: res.Commit}
+	setCondition(promo, fleetv1alpha1.ReadyCondition, metav1.ConditionFalse, fleetv1alpha1.AwaitingApprovalReason, fmt.Sprintf("awaiting approval of #%d", pr.Number))
+	p.dirty[promo.Name] = true
+	st.Promotion = promo.Name
+	st.Message = fmt.Sprintf("rollback to %s awaiting approval #%d; %s", short(rb.DryRevision), pr.Number, st.Message)
+	return nil
+}
+
+// resolveRollback finds the commit of the stage's branch that `to` names: a commit whose
+// SHA starts with it, else the newest commit of the branch's mainline whose gitfleet.json
+// names a dry revision starting with it. msg explains a request that cannot be met.
+func (r *PipelineReconciler) resolveRollback(ctx context.Context, p *pipelinePass, st *fleetv1alpha1.StageStatus, to string) (res *fleetv1alpha1.RollbackStatus, msg string, err error) {
+	hist, err := gitsource.LoadHistory(ctx, p.url, st.Branch, p.auth, 0)
+	if errors.Is(err, gitsource.ErrBranchNotFound) {
+		return nil, fmt.Sprintf("stage %s has no branch %s yet: nothing to roll back", st.Name, st.Branch), nil
+	}
+	if err != nil {
+		return nil, "", withReason(fleetv1alpha1.FetchFailedReason, err)
+	}
+	revisionOf := func(sha string) string {
+		files, err := hist.Files(sha, hydrate.MetadataFile)
+		if err != nil {
+			return ""
+		}
+		meta, err := parseMetadata(files[hydrate.MetadataFile])
+		if err != nil {
+			return ""
+		}
+		return meta.Source.Commit
+	}
+	var target string
+	switch matches := hist.Lookup(to); {
+	case len(matches) > 1:
+		return nil, fmt.Sprintf("%s names %d commits of %s: give more characters", to, len(matches), st.Branch), nil
+	case len(matches) == 1:
+		target = matches[0].SHA
+	case strings.HasPrefix(revisionOf(hist.Head), to):
+		return nil, fmt.Sprintf("%s already holds dry revision %s: nothing to roll back", st.Branch, short(revisionOf(hist.Head))), nil
+	default:
+		for _, c := range hist.Commits {
+			if c.Mainline && c.SHA != hist.Head && strings.HasPrefix(revisionOf(c.SHA), to) {
+				target = c.SHA
+				break
+			}
+		}
+	}
+	if target == "" {
+		scope := fmt.Sprintf("the last %d commits of %s", gitsource.DefaultHistoryDepth, st.Branch)
+		if !hist.Truncated {
+			scope = "the history of " + st.Branch
+		}
+		return nil, fmt.Sprintf("%s is neither a commit in %s nor a dry revision one of them was rendered from", to, scope), nil
+	}
+	dry := revisionOf(target)
+	if dry == "" {
+		return nil, fmt.Sprintf("commit %s of %s has no readable %s: it is not a render of gitfleet and cannot be restored", short(target), st.Branch, hydrate.MetadataFile), nil
+	}
+	headTree, err1 := hist.Tree(hist.Head)
+	targetTree, err2 := hist.Tree(target)
+	if err1 == nil && err2 == nil && headTree == targetTree {
+		return nil, fmt.Sprintf("%s already holds the tree of %s (dry revision %s): nothing to roll back", st.Branch, short(target), short(dry)), nil
+	}
+	return &fleetv1alpha1.RollbackStatus{RestoredCommit: target, DryRevision: dry, RolledBackRevision: st.CurrentRevision}, "", nil
+}
+
+// rollbackFiles returns the whole tree to restore: from the rollback branch when it already
+// carries it (a later pass), else read from the stage branch's history; nil when the
+// commit is no longer in that history.
+func (r *PipelineReconciler) rollbackFiles(ctx context.Context, p *pipelinePass, branch, headBranch string, rb *fleetv1alpha1.RollbackStatus) (map[string][]byte, error) {
+	files, err := r.Writer.ReadTree(ctx, p.url, headBranch, p.auth, "")
+	switch {
+	case err == nil:
+		if meta, merr := parseMetadata(files[hydrate.MetadataFile]); merr == nil && meta.Source.Commit == rb.DryRevision {
+			return files, nil
+		}
+	case !errors.Is(err, gitsource.ErrBranchNotFound):
+		return nil, withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s: %w", headBranch, err))
+	}
+	hist, err := gitsource.LoadHistory(ctx, p.url, branch, p.auth, 0)
+	if err != nil {
+		return nil, withReason(fleetv1alpha1.FetchFailedReason, err)
+	}
+	if len(hist.Lookup(rb.RestoredCommit)) == 0 {
+		return nil, nil
+	}
+	files, err = hist.Files(rb.RestoredCommit, "")
+	if err != nil {
+		return nil, withReason(fleetv1alpha1.FetchFailedReason, err)
+	}
+	return files, nil
+}
+
+// rollbackBody tells what a rollback restores, why, and what it changes per cluster.
+func (r *PipelineReconciler) rollbackBody(p *pipelinePass, st *fleetv1alpha1.StageStatus, promo *fleetv1alpha1.Promotion, head string, changes []clusterChange) string {
+	rb := promo.Status.Rollback
+	sourceURL := ""
+	if p.source != nil {
+		sourceURL = gitsource.RedactURL(p.source.Spec.URL)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Rolls stage **%s** back to dry revision %s: restores the rendered tree of `%s` on `%s`", st.Name, commitLink(sourceURL, rb.DryRevision), short(rb.RestoredCommit), st.Branch)
+	if rb.RolledBackRevision != "" {
+		fmt.Fprintf(&b, " (the stage holds %s)", commitLink(sourceURL, rb.RolledBackRevision))
+	}
+	b.WriteString(".\n\n")
+	if reason := promo.Spec.Rollback.Reason; reason != "" {
+		fmt.Fprintf(&b, "Reason: %s\n\n", truncate(reason, 1024))
+	}
+	b.WriteString("Merging this pull request is the approval; closing it drops the rollback. Once merged, the pipeline does not propose ")
+	if rb.RolledBackRevision != "" {
+		fmt.Fprintf(&b, "%s ", short(rb.RolledBackRevision))
+	} else {
+		b.WriteString("the rolled-back revision ")
+	}
+	fmt.Fprintf(&b, "to %s again, nor %s to the stages after it; a newer revision is promoted as usual.\n\n", st.Name, short(rb.DryRevision))
+	if r.Snapshots != nil && p.source != nil && !r.Snapshots.Has(p.source.Namespace, p.source.Name, rb.DryRevision) {
+		fmt.Fprintf(&b, "> **Note:** the hub no longer stores dry revision %s, so it cannot render it again: until a newer revision is promoted, the stage keeps this tree as is and a cluster joining the stage gets nothing.\n\n", short(rb.DryRevision))
+	}
+	writeChanges(&b, changes)
+	fmt.Fprintf(&b, "\n<sub>gitfleet: head %s of `%s`, Promotion `%s`.</sub>\n", short(head), RollbackBranch(st.Name), promo.Name)
+	return b.String()
+}
+
+// rolledBack returns the merged rollback of stage that rolled rev back, nil if none.
+func (p *pipelinePass) rolledBack(stage, rev string) *fleetv1alpha1.Promotion {
+	for _, pr := range p.promotions {
+		if pr.Spec.Rollback != nil && pr.Spec.Stage == stage && pr.Status.Phase == fleetv1alpha1.PromotionMerged &&
+			pr.Status.Rollback != nil && pr.Status.Rollback.RolledBackRevision == rev {
+			return pr
+		}
+	}
+	return nil
+}
+
+// rolledBackTo returns the dry revision a stage was rolled back to when the newest change
+// that reached it is a merged rollback, "" otherwise. Such a revision is not proposed to
+// the next stages: it is older than what they may hold.
+func (p *pipelinePass) rolledBackTo(stage string) string {
+	var newest *fleetv1alpha1.Promotion
+	for _, pr := range p.promotions {
+		if pr.Spec.Stage != stage || pr.Status.Phase != fleetv1alpha1.PromotionMerged || pr.Status.CompletionTime == nil {
+			continue
+		}
+		if newest == nil || pr.Status.CompletionTime.After(newest.Status.CompletionTime.Time) {
+			newest = pr
+		}
+	}
+	if newest == nil || newest.Spec.Rollback == nil || newest.Status.Rollback == nil {
+		return ""
+	}
+	return newest.Status.Rollback.DryRevision
+}
+
+// promotionRevisions are the dry revisions the pipeline's Promotions name: their snapshots
+// are kept, so that a rollback to one of them can be rendered again.
+func (p *pipelinePass) promotionRevisions() []string {
+	set := map[string]bool{}
+	for _, pr := range p.promotions {
+		if len(pr.Spec.DryRevision) == 40 {
+			set[pr.Spec.DryRevision] = true
+		}
+		if pr.Status.Rollback != nil && pr.Status.Rollback.DryRevision != "" {
+			set[pr.Status.Rollback.DryRevision] = true
+		}
+	}
+	return sortedKeys(set)
+}
+
+// cleanUpBranches deletes the pull request branches (gitfleet/promote/<stage>,
+// gitfleet/rollback/<stage>) of promotions merged or rejected in an earlier pass, when
+// nothing is moving into their stage and the branch still holds what the pull request
+// carried (so a branch reused since is left alone). Each record is tried once per hub
+// process, and only shortly after it finished.
+func (r *PipelineReconciler) cleanUpBranches(ctx context.Context, p *pipelinePass) error {
+	if p.url == "" {
+		return nil
+	}
+	moving := map[string]bool{}
+	for _, st := range p.pipe.Status.Stages {
+		moving[st.Name] = st.TargetRevision != ""
+	}
+	for _, name := range sortedKeys(p.promotions) {
+		pr := p.promotions[name]
+		ref := pr.Status.PullRequest
+		if ref == nil || ref.HeadBranch == "" || ref.HeadCommit == "" || pr.Status.CompletionTime == nil ||
+			(pr.Status.Phase != fleetv1alpha1.PromotionMerged && pr.Status.Phase != fleetv1alpha1.PromotionRejected) {
+			continue
+		}
+		done := pr.Status.CompletionTime.Time
+		if !done.Before(p.now) || p.now.Sub(done) > branchCleanupWindow {
+			continue
+		}
+		if pr.Spec.Rollback == nil && moving[pr.Spec.Stage] {
+			continue // hydration may be writing gitfleet/promote/<stage> for the next revision
+		}
+		key := p.pipe.Namespace + "/" + pr.Name + "@" + ref.HeadCommit
+		if _, tried := r.cleaned.LoadOrStore(key, true); tried {
+			continue
+		}
+		err := r.Writer.DeleteBranch(ctx, p.url, ref.HeadBranch, p.auth, ref.HeadCommit)
+		switch {
+		case err == nil:
+			ctrl.LoggerFrom(ctx).V(1).Info("deleted pull request branch", "branch", ref.HeadBranch, "promotion", pr.Name)
+		case errors.Is(err, gitsource.ErrConflict):
+			// Reused for a newer pull request: not ours to delete.
+		default:
+			r.cleaned.Delete(key)
+			return withReason(fleetv1alpha1.CommitFailedReason, fmt.Errorf("deleting %s: %w", ref.HeadBranch, err))
+		}
+	}
+	return nil
+}
+
+// openOrUpdatePullRequest updates the open pull request from want.Head into want.Base
+// (title and body), or opens one with want's labels; what names it in errors.
+func (p *pipelinePass) openOrUpdatePullRequest(ctx context.Context, want gitsource.NewPullRequest, what string) (*gitsource.PullRequest, bool, error) {
+	open, err := p.forge.ListPullRequests(ctx, want.Head, want.Base, "open")
+	if err != nil {
+		return nil, false, forgeError("listing pull requests", err)
+	}
+	if len(open) > 0 {
+		pr, err := p.forge.UpdatePullRequest(ctx, open[0].Number, want.Title, want.Body)
+		if err != nil {
+			return nil, false, forgeError(fmt.Sprintf("updating %s #%d", what, open[0].Number), err)
+		}
+		return pr, false, nil
+	}
+	pr, err := p.forge.CreatePullRequest(ctx, want)
+	if err != nil {
+		return nil, false, forgeError("opening the "+what+" into "+want.Base, err)
+	}
+	return pr, true, nil
+}
