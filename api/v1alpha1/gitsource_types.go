@@ -5,6 +5,7 @@ import (
 )
 
 // GitSourceSpec says which repository and branch the hub follows.
+// +kubebuilder:validation:XValidation:rule="!has(self.previewPullRequests) || !self.previewPullRequests || (has(self.forge) && has(self.forge.type) && self.forge.type != 'none')",message="previewPullRequests needs a forge (forge.type github or gitea)"
 type GitSourceSpec struct {
 	// url of the repository: https://, http:// or ssh:// (or scp-like git@host:path).
 	// +required
@@ -38,6 +39,12 @@ type GitSourceSpec struct {
 	// forge says where statuses and pull requests for this repository go.
 	// +optional
 	Forge *ForgeSpec `json:"forge,omitempty"`
+	// previewPullRequests makes the hub render every open pull request into branch with
+	// the fleet as it is now, and report what merging it would change in each cluster: a
+	// commit status gitfleet/render on the pull request's head and a comment with the
+	// per-cluster diff. Needs a forge.
+	// +optional
+	PreviewPullRequests bool `json:"previewPullRequests,omitempty"`
 	// webhookSecretRef names a Secret whose key `token` is the HMAC secret of push
 	// webhooks; a request with a bad or missing signature is refused.
 	// +optional

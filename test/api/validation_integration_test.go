@@ -173,6 +173,12 @@ func TestValidation(t *testing.T) {
 		"override object without rules": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: Override\nmetadata: {name: o}\nspec: {placementSelector: {}, rules: []}\n",
 			wantErr: []string{"rules", "should have at least 1 item"}},
 
+		"gitsource previewing pull requests": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: GitSource\nmetadata: {name: g}\nspec: {url: 'https://example.com/fleet.git', previewPullRequests: true, forge: {type: github, secretRef: {name: token}}}\n"},
+		"gitsource previewing pull requests without a forge": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: GitSource\nmetadata: {name: g}\nspec: {url: 'https://example.com/fleet.git', previewPullRequests: true}\n",
+			wantErr: []string{"previewPullRequests needs a forge (forge.type github or gitea)"}},
+		"gitsource previewing pull requests with forge none": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: GitSource\nmetadata: {name: g}\nspec: {url: 'https://example.com/fleet.git', previewPullRequests: true, forge: {type: none}}\n",
+			wantErr: []string{"previewPullRequests needs a forge"}},
+
 		// Promotion: skipGates needs a reason.
 		"promotion": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: Promotion\nmetadata: {name: pr}\nspec: {pipelineRef: {name: p}, stage: prod, dryRevision: 1a2b3c4}\n"},
 		"promotion skipping gates without a reason": {yaml: "apiVersion: fleet.gitfleet.dev/v1alpha1\nkind: Promotion\nmetadata: {name: pr}\nspec: {pipelineRef: {name: p}, stage: prod, dryRevision: 1a2b3c4, skipGates: true}\n",
