@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v62/github"
 )
@@ -39,6 +40,10 @@ type APIError struct {
 	Message string
 	// RetryAfter, for rate limits, is how long to wait when the forge said so.
 	RetryAfter string
+	// ResetAt, for rate limits, is when the forge said the limit resets: the primary
+	// limit's reset time (X-RateLimit-Reset), or the time of the error plus the wait of a
+	// secondary limit or a 429 (Retry-After). Zero when the forge did not say.
+	ResetAt time.Time
 
 	kind  error
 	cause error
@@ -90,15 +95,18 @@ func (g *GitHub) wrap(op string, err error) error {
 	var rl *github.RateLimitError
 	var abuse *github.AbuseRateLimitError
 	var er *github.ErrorResponse
+	now := time.Now()
 	switch {
 	case errors.As(err, &rl):
 		resp, e.Message, e.kind = rl.Response, rl.Message, ErrRateLimited
 		if !rl.Rate.Reset.IsZero() {
+			e.ResetAt = rl.Rate.Reset.Time
 			e.RetryAfter = rl.Rate.Reset.Time.UTC().Format("15:04:05Z")
 		}
 	case errors.As(err, &abuse):
 		resp, e.Message, e.kind = abuse.Response, abuse.Message, ErrRateLimited
 		if abuse.RetryAfter != nil {
+			e.ResetAt = now.Add(max(*abuse.RetryAfter, 0))
 			e.RetryAfter = abuse.RetryAfter.String()
 		}
 	case errors.As(err, &er):
@@ -112,6 +120,16 @@ func (g *GitHub) wrap(op string, err error) error {
 	}
 	if e.kind == nil {
 		e.kind = kindOf(resp)
+	}
+	if e.kind == ErrRateLimited && e.ResetAt.IsZero() && resp != nil {
+		// A 429, or a 403 with rate limit headers that go-github does not recognise as
+		// one (Gitea's answers): read the wait from the headers.
+		if wait, ok := rateLimitWait(resp, now); ok {
+			e.ResetAt = now.Add(wait)
+			if e.RetryAfter == "" {
+				e.RetryAfter = wait.String()
+			}
+		}
 	}
 	return e
 }

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/gitfleet/gitfleet/test/forge"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -123,4 +126,88 @@ func TestGiteaAdapter(t *testing.T) {
 	if err := bad.MergePullRequest(ctx, 4, "x"); !errors.Is(err, ErrAuthentication) || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("MergePullRequest(bad token) = %v, want ErrAuthentication without the token", err)
 	}
+}
+
+// TestGiteaRateLimits checks that Gitea's rate limit answers (429, and 403 with rate limit
+// headers but Gitea's error body, which go-github does not recognise as a rate limit) are
+// classified and timed as GitHub's are, on Gitea's own endpoints too.
+func TestGiteaRateLimits(t *testing.T) {
+	ctx := context.Background()
+	// A new client per case: go-github remembers a primary limit until its reset.
+	newGitea := func(t *testing.T) (*forge.Server, *Gitea) {
+		srv := forge.NewServer(t, forge.WithPathPrefix("/api/v1"))
+		srv.AddRepo("o/r", map[string]string{"main": shaMain})
+		g, err := NewGitea(srv.URL(), "o/r", forge.Token, fastRetry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv, g
+	}
+	const merge = "/repos/o/r/pulls/3/merge"
+	giteaBody := `{"message":"rate limit exceeded","url":"https://gitea.example.com/api/swagger"}`
+	header := func(kv ...string) http.Header {
+		h := http.Header{}
+		for i := 0; i < len(kv); i += 2 {
+			h.Set(kv[i], kv[i+1])
+		}
+		return h
+	}
+	reset := time.Now().Add(time.Hour).Truncate(time.Second)
+	for _, tc := range []struct {
+		name    string
+		status  int
+		header  http.Header
+		resetAt func(start time.Time) (time.Time, time.Time) // the window ResetAt must fall in
+	}{
+		{"429 Retry-After", 429, header("Retry-After", "120"), func(s time.Time) (time.Time, time.Time) {
+			return s.Add(2 * time.Minute), s.Add(2*time.Minute + 5*time.Second)
+		}},
+		{"403 Retry-After", 403, header("Retry-After", "120"), func(s time.Time) (time.Time, time.Time) {
+			return s.Add(2 * time.Minute), s.Add(2*time.Minute + 5*time.Second)
+		}},
+		{"403 X-RateLimit-Remaining 0", 403, header("X-RateLimit-Remaining", "0", "X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10)),
+			func(time.Time) (time.Time, time.Time) { return reset, reset }},
+		{"429 X-RateLimit-Remaining 0", 429, header("X-RateLimit-Remaining", "0", "X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10)),
+			func(time.Time) (time.Time, time.Time) { return reset, reset.Add(time.Second) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, g := newGitea(t)
+			srv.InjectFault(forge.Fault{Method: "POST", PathPrefix: merge, Count: 1, Status: tc.status, Header: tc.header, Body: giteaBody})
+			start := time.Now()
+			err := g.MergePullRequest(ctx, 3, "x")
+			var apiErr *APIError
+			if !errors.Is(err, ErrRateLimited) || !errors.As(err, &apiErr) || apiErr.StatusCode != tc.status || apiErr.Forge != "gitea" {
+				t.Fatalf("MergePullRequest() = %v, want a gitea *APIError %d wrapping ErrRateLimited", err, tc.status)
+			}
+			if lo, hi := tc.resetAt(start); apiErr.ResetAt.Before(lo) || apiErr.ResetAt.After(hi) {
+				t.Fatalf("ResetAt = %v, want within [%v, %v]", apiErr.ResetAt, lo, hi)
+			}
+			if apiErr.RetryAfter == "" || !strings.Contains(err.Error(), "retry after "+apiErr.RetryAfter) {
+				t.Fatalf("error %q with RetryAfter %q, want it to say when to retry", err, apiErr.RetryAfter)
+			}
+			if got := srv.RequestCount("POST", merge); got != 1 {
+				t.Fatalf("%d requests, want 1 (a wait past MaxWait is not waited for)", got)
+			}
+		})
+	}
+	t.Run("403 without rate limit headers", func(t *testing.T) {
+		srv, g := newGitea(t)
+		srv.InjectFault(forge.Fault{Method: "POST", PathPrefix: merge, Count: 1, Status: 403, Body: `{"message":"user should have a permission to merge","url":"x"}`})
+		err := g.MergePullRequest(ctx, 3, "x")
+		var apiErr *APIError
+		if !errors.Is(err, ErrAuthentication) || errors.Is(err, ErrRateLimited) || !errors.As(err, &apiErr) || !apiErr.ResetAt.IsZero() {
+			t.Fatalf("MergePullRequest() = %v, want ErrAuthentication without ResetAt", err)
+		}
+	})
+	t.Run("short 429 is waited for", func(t *testing.T) {
+		srv, g := newGitea(t)
+		srv.InjectFault(forge.Fault{Method: "GET", PathPrefix: "/repos/o/r/commits/", Count: 1, Status: 429, Header: header("Retry-After", "1"), Body: giteaBody})
+		start := time.Now()
+		if _, err := g.CombinedStatus(ctx, shaMain); err != nil {
+			t.Fatalf("CombinedStatus() after a 1s 429 = %v", err)
+		}
+		if d := time.Since(start); d < 900*time.Millisecond {
+			t.Fatalf("CombinedStatus() retried after %v, want Retry-After (1s) honoured", d)
+		}
+	})
 }

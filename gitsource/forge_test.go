@@ -228,10 +228,52 @@ func TestGitHubRetries(t *testing.T) {
 		if !errors.As(err, &apiErr) || apiErr.StatusCode != 403 || apiErr.RetryAfter == "" {
 			t.Fatalf("error %#v, want an *APIError with status 403 and RetryAfter", err)
 		}
+		// The double's reset is an hour ahead, rounded up to a second.
+		if d := time.Until(apiErr.ResetAt); d < time.Hour-5*time.Second || d > time.Hour+2*time.Second {
+			t.Fatalf("ResetAt = %v (in %v), want X-RateLimit-Reset, about an hour ahead", apiErr.ResetAt, d)
+		}
+		if want := apiErr.ResetAt.UTC().Format("15:04:05Z"); apiErr.RetryAfter != want || !strings.HasSuffix(err.Error(), "retry after "+want) {
+			t.Fatalf("RetryAfter = %q, error %q; want the reset time %s", apiErr.RetryAfter, err, want)
+		}
 		// go-github remembers the limit: no request is made before the reset.
 		n := srv.RequestCount("", "/")
 		if err := gh.SetStatus(ctx, shaMain, st); !errors.Is(err, ErrRateLimited) || srv.RequestCount("", "/") != n {
 			t.Fatalf("second SetStatus() = %v with %d new requests, want ErrRateLimited without a request", err, srv.RequestCount("", "/")-n)
+		}
+	})
+	for name, tc := range map[string]struct {
+		inject func(*forge.Server)
+		status int
+	}{
+		"secondary rate limit longer than MaxWait": {func(s *forge.Server) { s.SecondaryRateLimitNext(1, 2*time.Minute) }, 403},
+		"429 longer than MaxWait":                  {func(s *forge.Server) { s.TooManyRequestsNext(1, 2*time.Minute) }, 429},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv, gh := newGitHubDouble(t)
+			tc.inject(srv)
+			start := time.Now()
+			err := gh.SetStatus(ctx, shaMain, st)
+			var apiErr *APIError
+			if !errors.Is(err, ErrRateLimited) || !errors.As(err, &apiErr) || apiErr.StatusCode != tc.status {
+				t.Fatalf("SetStatus() = %v, want an *APIError %d wrapping ErrRateLimited", err, tc.status)
+			}
+			if d := apiErr.ResetAt.Sub(start); d < 2*time.Minute || d > 2*time.Minute+5*time.Second {
+				t.Fatalf("ResetAt = %v, %v after the call; want Retry-After (2m) after it", apiErr.ResetAt, d)
+			}
+			if apiErr.RetryAfter != "2m0s" {
+				t.Fatalf("RetryAfter = %q, want 2m0s", apiErr.RetryAfter)
+			}
+			if n := srv.RequestCount("POST", "/repos/"); n != 1 {
+				t.Fatalf("%d requests, want 1 (a wait past MaxWait is not waited for)", n)
+			}
+		})
+	}
+	t.Run("not a rate limit", func(t *testing.T) {
+		srv, gh := newGitHubDouble(t)
+		srv.FailNext(10, 503)
+		var apiErr *APIError
+		if err := gh.SetStatus(ctx, shaMain, st); !errors.As(err, &apiErr) || errors.Is(err, ErrRateLimited) || !apiErr.ResetAt.IsZero() {
+			t.Fatalf("SetStatus() under 503s = %v, want an *APIError without ResetAt, not ErrRateLimited", err)
 		}
 	})
 	t.Run("context cancelled while backing off", func(t *testing.T) {

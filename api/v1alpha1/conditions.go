@@ -104,6 +104,9 @@ const (
 	RejectedReason = "Rejected"
 	// ForgeUnavailableReason: the forge API failed; the step is retried with backoff.
 	ForgeUnavailableReason = "ForgeUnavailable"
+	// ForgeRateLimitedReason: the forge's API rate limit was exceeded; the step is retried
+	// once the limit resets (as the forge said; within an hour), not with backoff.
+	ForgeRateLimitedReason = "ForgeRateLimited"
 
 	// ApplyFailedReason: at least one object was refused by the API server.
 	ApplyFailedReason = "ApplyFailed"

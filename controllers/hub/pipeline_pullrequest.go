@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -35,8 +36,9 @@ func (r *PipelineReconciler) forgeFor(ctx context.Context, src *fleetv1alpha1.Gi
 }
 
 // ForgeForSource returns the Forge of a GitSource (spec.forge, with the token of its
-// Secret), nil for forge type none. The hub and the gitfleet CLI share it.
-func ForgeForSource(ctx context.Context, c client.Reader, src *fleetv1alpha1.GitSource) (gitsource.Forge, error) {
+// Secret), nil for forge type none. The hub and the gitfleet CLI share it; opts configure
+// the client (e.g. gitsource.WithRetryPolicy).
+func ForgeForSource(ctx context.Context, c client.Reader, src *fleetv1alpha1.GitSource, opts ...gitsource.ForgeOption) (gitsource.Forge, error) {
 	f := src.Spec.Forge
 	if f == nil || f.Type == "" || f.Type == fleetv1alpha1.ForgeNone {
 		return nil, nil
@@ -56,16 +58,45 @@ func ForgeForSource(ctx context.Context, c client.Reader, src *fleetv1alpha1.Git
 		}
 		token = string(sec.Data["token"])
 	}
-	forge, err := gitsource.NewForge(f.Type, f.APIURL, repo, token)
+	forge, err := gitsource.NewForge(f.Type, f.APIURL, repo, token, opts...)
 	if err != nil {
 		return nil, stalling(fleetv1alpha1.DependencyNotReadyReason, fmt.Errorf("forge of GitSource %s: %w", src.Name, err))
 	}
 	return forge, nil
 }
 
-// forgeError marks a forge failure: retried with backoff, Ready=False ForgeUnavailable.
+// forgeError marks a forge failure. A rate limit the forge client did not wait out
+// (gitsource.ErrRateLimited) is a waiting error, Ready=False ForgeRateLimited, retried
+// once the limit resets (see rateLimitDelay); anything else is retried with backoff,
+// Ready=False ForgeUnavailable.
 func forgeError(what string, err error) error {
-	return withReason(fleetv1alpha1.ForgeUnavailableReason, fmt.Errorf("%s: %w", what, err))
+	err = fmt.Errorf("%s: %w", what, err)
+	if !errors.Is(err, gitsource.ErrRateLimited) {
+		return withReason(fleetv1alpha1.ForgeUnavailableReason, err)
+	}
+	var apiErr *gitsource.APIError
+	if !errors.As(err, &apiErr) || apiErr.ResetAt.IsZero() {
+		return waiting(fleetv1alpha1.ForgeRateLimitedReason, unknownRateLimitDelay, err)
+	}
+	// The message says when the limit resets, also when the forge gave a duration.
+	if at := apiErr.ResetAt.UTC().Format("15:04:05Z"); apiErr.RetryAfter != at {
+		err = fmt.Errorf("%w (resets at %s)", err, at)
+	}
+	return waiting(fleetv1alpha1.ForgeRateLimitedReason, rateLimitDelay(apiErr.ResetAt, time.Now()), err)
+}
+
+// Bounds of the wait for a forge rate limit to reset.
+const (
+	minRateLimitDelay     = time.Second
+	maxRateLimitDelay     = time.Hour
+	unknownRateLimitDelay = time.Minute
+)
+
+// rateLimitDelay is how long to wait for a forge rate limit resetting at resetAt: until
+// then plus a second (the forge's reset times have one-second resolution), within
+// [1s, 1h].
+func rateLimitDelay(resetAt, now time.Time) time.Duration {
+	return min(max(resetAt.Sub(now)+time.Second, minRateLimitDelay), maxRateLimitDelay)
 }
 
 // syncPullRequests keeps the approval pull request of every PullRequest stage with a

@@ -9,6 +9,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/gitsource"
 	"github.com/gitfleet/gitfleet/render"
@@ -30,6 +31,10 @@ type Options struct {
 	// PipelinePoll is how often pipelines re-read stage branches and cluster health when
 	// nothing wakes them (default DefaultPipelinePoll).
 	PipelinePoll time.Duration
+	// ForgeRetry is the retry policy of the hub's forge clients (zero fields:
+	// gitsource.DefaultRetryPolicy's). A rate limit resetting later than its MaxWait is not
+	// waited for inline: the pipeline says ForgeRateLimited and retries after the reset.
+	ForgeRetry gitsource.RetryPolicy
 }
 
 // Signature is the author of environment-branch commits.
@@ -73,9 +78,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}
+	forgeRetry := gitsource.WithRetryPolicy(o.ForgeRetry)
 	if err := (&PipelineReconciler{
 		Client: c, Writer: writer, Snapshots: snaps, Clock: o.Clock, Recorder: mgr.GetEventRecorder("gitfleet-hub"),
 		Metrics: o.Metrics, Events: pipelineEvents, HydrationEvents: hydrationEvents, Poll: o.PipelinePoll,
+		NewForge: func(ctx context.Context, src *fleetv1alpha1.GitSource) (gitsource.Forge, error) {
+			return ForgeForSource(ctx, c, src, forgeRetry)
+		},
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}

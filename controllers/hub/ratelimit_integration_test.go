@@ -1,0 +1,322 @@
+//go:build integration
+
+package hub_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/hub"
+	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/test/forge"
+	"github.com/gitfleet/gitfleet/test/gitserver"
+)
+
+// TestPromotionRateLimits drives a PullRequest stage through forge rate limits: a primary
+// limit resetting later than the hub's MaxWait parks the pipeline (ForgeRateLimited) until
+// the reset and then opens exactly one pull request; short secondary limits and 429s are
+// waited out inside the forge client; a rate-limited status on a dry commit does not hold
+// the promotion up and is posted after the reset.
+func TestPromotionRateLimits(t *testing.T) {
+	addr := freeAddr(t)
+	// The poll is long, so that only a retry the hub schedules itself brings it back after
+	// a reset. MaxWait is short, so that a limit a few seconds away is not waited inline.
+	h := startHubWith(t, "testdata/promotion", hub.Options{PipelinePoll: 5 * time.Minute, WebhookAddr: addr,
+		ForgeRetry: gitsource.RetryPolicy{MaxAttempts: 5, BaseDelay: 50 * time.Millisecond, MaxDelay: 500 * time.Millisecond, MaxWait: 2 * time.Second}})
+	ctx := context.Background()
+	gh := h.withGitHub(t, "http://"+addr+hub.WebhookPathPrefix+h.ns+"/fleet")
+	api, err := gitsource.NewGitHub(gh.URL(), "fleet/config", forge.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev1 := h.push(t, gitserver.Commit{Files: map[string]string{
+		"fleet/pipeline.yaml": prPipeline,
+		"fleet/clusters.yaml": mustRead(t, "testdata/promotion/fleet/clusters.yaml") + prodCluster,
+	}})
+	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 })
+	promo1 := "release-prod-" + rev1[:12]
+
+	t.Run("a primary limit past MaxWait parks the pipeline until the reset", func(t *testing.T) {
+		const create = "/repos/fleet/config/pulls"
+		reset := primaryLimit(gh, "POST", create, 12*time.Second)
+		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.TargetRevision == rev1 })
+		ready := h.waitPipelineCondition(t, "False", fleetv1alpha1.ForgeRateLimitedReason)
+		refused := faults(gh, "POST", create, 403)
+		if !time.Now().Before(reset) {
+			t.Fatalf("the pipeline said ForgeRateLimited only after the reset (%s); make the reset later", reset.Format(time.RFC3339))
+		}
+		clock := reset.UTC().Format("15:04:05Z")
+		if !strings.Contains(ready.Message, "rate limit exceeded") || !strings.Contains(ready.Message, "retry after "+clock) ||
+			!strings.Contains(ready.Message, "opening the approval pull request") {
+			t.Errorf("Ready message = %q, want the failed step, rate limit exceeded and retry after %s", ready.Message, clock)
+		}
+		if n := len(gh.PullRequests("fleet/config")); n != 0 {
+			t.Fatalf("%d pull requests under the rate limit, want 0", n)
+		}
+		h.noFailedPromotions(t)
+		if p := h.promotion(t, promo1); p.Status.Phase != fleetv1alpha1.PromotionPending || p.Status.PullRequest != nil {
+			t.Errorf("Promotion %s = %+v, want Pending without a pull request", promo1, p.Status)
+		}
+		if st := h.waitStage(t, "prod", func(fleetv1alpha1.StageStatus) bool { return true }); st.CurrentRevision != "" || st.TargetRevision != rev1 {
+			t.Errorf("prod = %+v, want nothing promoted and %s moving in", st, rev1[:7])
+		}
+		heads := h.envHeads(t)
+
+		// The hub waits for the reset instead of retrying with backoff (which would try
+		// about ten times in a few seconds). Counted until MaxWait (2s) before the reset,
+		// from where a retry may wait for the reset inline.
+		until := reset.Add(-3 * time.Second)
+		if !time.Now().Before(until) {
+			t.Logf("no time left before the reset to count retries")
+		}
+		for since := time.Now(); time.Now().Before(until); time.Sleep(100 * time.Millisecond) {
+			if n := faults(gh, "POST", create, 403) - refused; n > 2 {
+				t.Errorf("%d more pull request creations refused %s after the pipeline said ForgeRateLimited, want at most 2 before the reset (the hub waits for it)",
+					n, time.Since(since).Round(100*time.Millisecond))
+				break
+			}
+		}
+		for time.Now().Before(reset) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		gh.ClearFaults()
+
+		start := time.Now()
+		h.waitPromotion(t, promo1, fleetv1alpha1.PromotionOpen)
+		t.Logf("reset → approval pull request open: %s", time.Since(start).Round(10*time.Millisecond))
+		if d := time.Since(start); d > 15*time.Second {
+			t.Errorf("the pull request opened %s after the reset, want within seconds (a retry scheduled for the reset, not the 5 min poll)", d.Round(time.Second))
+		}
+		if p := h.promotion(t, promo1); p.Status.PullRequest == nil || p.Status.PullRequest.Number != 1 {
+			t.Errorf("Promotion %s = %+v, want Open with pull request #1", promo1, p.Status)
+		}
+		h.waitPipelineReady(t, "True", fleetv1alpha1.SucceededReason)
+		// Exactly one pull request, made by exactly one accepted request, and it stays so.
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) {
+			if prs := gh.PullRequests("fleet/config"); len(prs) != 1 || prs[0].State != "open" || prs[0].Base != "env/prod" {
+				t.Fatalf("pull requests after the reset = %+v, want exactly one open into env/prod", prs)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if n := gh.RequestCount("POST", create) - faults(gh, "POST", create, 403); n != 1 {
+			t.Errorf("%d pull request creations not refused by the limit, want 1", n)
+		}
+		if got := h.envHeads(t); got != heads {
+			t.Errorf("env branches moved while the pull request waited: %v, then %v", heads, got)
+		}
+		h.noFailedPromotions(t)
+	})
+
+	t.Run("short secondary limits and 429s are waited out", func(t *testing.T) {
+		// After the merge the hub reads the agents' statuses on the new head of env/prod and
+		// posts gitfleet/stage/prod on the dry commit.
+		const get, statuses = "/repos/fleet/config/commits/", "/repos/fleet/config/statuses/"
+		gh.ResetRequests()
+		gh.InjectFault(secondaryLimit("GET", get, 2, time.Second))
+		gh.InjectFault(tooManyRequests("POST", statuses, 2, time.Second))
+		defer gh.ClearFaults()
+		merged := time.Now()
+		if err := api.MergePullRequest(ctx, 1, "approved"); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			p := h.pipeline(t, "release")
+			if c := apimeta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ReadyCondition); c != nil && c.Status == "False" {
+				t.Fatalf("Ready = False %s (%s) while the forge limited briefly, want the limits absorbed", c.Reason, c.Message)
+			}
+			if st := p.Status.Stages; len(st) == 2 && st[1].CurrentRevision == rev1 && st[1].TargetRevision == "" &&
+				answeredAfterFault(gh, "GET", get) && answeredAfterFault(gh, "POST", statuses) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("prod did not reach %s after the merge (status %+v; requests %+v)", rev1[:7], p.Status, gh.Requests())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("merge → env/prod at the revision, through short rate limits: %s", time.Since(merged).Round(10*time.Millisecond))
+		h.waitPromotion(t, promo1, fleetv1alpha1.PromotionMerged)
+		// The forge saw each limited request again, and then answered it.
+		for _, c := range []struct {
+			method, path string
+			status       int
+		}{{"GET", get, 403}, {"POST", statuses, 429}} {
+			if n := faults(gh, c.method, c.path, c.status); n != 2 {
+				t.Errorf("%d %s %s answered %d, want 2", n, c.method, c.path, c.status)
+			}
+			if !answeredAfterFault(gh, c.method, c.path) {
+				t.Errorf("%s %s was not retried to success after the limit: %+v", c.method, c.path, gh.Requests())
+			}
+		}
+		h.waitPipelineReady(t, "True", fleetv1alpha1.SucceededReason)
+	})
+
+	t.Run("a rate-limited dry-commit status does not hold the promotion up", func(t *testing.T) {
+		// The commit is pushed without telling the hub, so that the fault is in place
+		// before the hub knows the revision.
+		rev2, err := h.git.Push(ctx, "fleet", gitserver.Commit{Branch: "main", Files: map[string]string{
+			"apps/hello/configmap.yaml": strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hello v2", 1)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reset := primaryLimit(gh, "POST", "/repos/fleet/config/statuses/"+rev2, 20*time.Second)
+		src := &fleetv1alpha1.GitSource{}
+		if err := h.c.Get(ctx, client.ObjectKey{Namespace: h.ns, Name: "fleet"}, src); err != nil {
+			t.Fatal(err)
+		}
+		if err := hub.RequestReconcile(ctx, h.c, src, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev2 })
+		h.waitPipelineCondition(t, "False", fleetv1alpha1.ForgeRateLimitedReason)
+		// The promotion goes on under the limit: dev healthy → prod's pull request opens.
+		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", func(s fleetv1alpha1.StageStatus) bool { return strings.Contains(s.Message, "awaiting approval #2") })
+		promo2 := "release-prod-" + rev2[:12]
+		h.waitPromotion(t, promo2, fleetv1alpha1.PromotionOpen)
+		if !time.Now().Before(reset) {
+			t.Fatalf("prod's pull request opened only after the reset (%s): the rate-limited status held the promotion up", reset.Format(time.RFC3339))
+		}
+		ready := h.waitPipelineCondition(t, "False", fleetv1alpha1.ForgeRateLimitedReason)
+		if !strings.Contains(ready.Message, "posting "+hub.StageContextPrefix) {
+			t.Errorf("Ready message = %q, want the status post named", ready.Message)
+		}
+		pr2, _ := gh.PullRequest("fleet/config", 2)
+		if p := h.promotion(t, promo2); p.Status.PullRequest == nil || p.Status.PullRequest.Number != 2 || p.Status.PullRequest.HeadCommit != pr2.HeadSHA {
+			t.Errorf("Promotion %s = %+v, want Open with #2 at %s", promo2, p.Status, pr2.HeadSHA)
+		}
+		if _, ok := gh.LatestStatus("fleet/config", rev2, hub.StageContextPrefix+"dev"); ok {
+			t.Errorf("a status was recorded on %s under the rate limit", rev2[:7])
+		}
+
+		for time.Now().Before(reset) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		gh.ClearFaults()
+		start := time.Now()
+		h.waitStatus(t, gh, rev2, hub.StageContextPrefix+"dev", "success", "dev: 2/2 clusters healthy")
+		h.waitStatus(t, gh, rev2, hub.StageContextPrefix+"prod", "pending", "prod: awaiting approval #2")
+		t.Logf("reset → statuses on %s posted: %s", rev2[:7], time.Since(start).Round(10*time.Millisecond))
+		h.waitPipelineReady(t, "True", fleetv1alpha1.SucceededReason)
+		if p := h.promotion(t, promo2); p.Status.Phase != fleetv1alpha1.PromotionOpen || p.Status.PullRequest == nil || p.Status.PullRequest.Number != 2 {
+			t.Errorf("Promotion %s after the reset = %+v, want still Open with #2", promo2, p.Status)
+		}
+		if n := len(gh.PullRequests("fleet/config")); n != 2 {
+			t.Errorf("%d pull requests, want 2", n)
+		}
+		h.noFailedPromotions(t)
+	})
+}
+
+// primaryLimit makes every method request under path fail with GitHub's primary rate limit
+// answer, resetting in resetIn (rounded up to a second), until ClearFaults; it returns the
+// reset.
+func primaryLimit(gh *forge.Server, method, path string, resetIn time.Duration) time.Time {
+	reset := time.Now().Add(resetIn).Truncate(time.Second).Add(time.Second)
+	h := http.Header{}
+	h.Set("X-RateLimit-Limit", "5000")
+	h.Set("X-RateLimit-Remaining", "0")
+	h.Set("X-RateLimit-Used", "5000")
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
+	gh.InjectFault(forge.Fault{Method: method, PathPrefix: path, Count: 1000, Status: http.StatusForbidden, Header: h,
+		Body: `{"message":"API rate limit exceeded for installation.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}`})
+	return reset
+}
+
+// secondaryLimit is GitHub's secondary rate limit answer (403, Retry-After) for the next n
+// requests.
+func secondaryLimit(method, path string, n int, retryAfter time.Duration) forge.Fault {
+	h := http.Header{}
+	h.Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+	return forge.Fault{Method: method, PathPrefix: path, Count: n, Status: http.StatusForbidden, Header: h,
+		Body: `{"message":"You have exceeded a secondary rate limit.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`}
+}
+
+// tooManyRequests is a 429 with Retry-After for the next n requests.
+func tooManyRequests(method, path string, n int, retryAfter time.Duration) forge.Fault {
+	h := http.Header{}
+	h.Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+	return forge.Fault{Method: method, PathPrefix: path, Count: n, Status: http.StatusTooManyRequests, Header: h, Body: `{"message":"Too Many Requests"}`}
+}
+
+// faults counts the injected answers with status to method requests under path.
+func faults(gh *forge.Server, method, path string, status int) int {
+	n := 0
+	for _, r := range gh.Requests() {
+		if r.Fault && r.Status == status && r.Method == method && strings.HasPrefix(r.Path, path) {
+			n++
+		}
+	}
+	return n
+}
+
+// answeredAfterFault reports whether a method request under path was served after the
+// first injected fault on it.
+func answeredAfterFault(gh *forge.Server, method, path string) bool {
+	faulted := false
+	for _, r := range gh.Requests() {
+		if r.Method != method || !strings.HasPrefix(r.Path, path) {
+			continue
+		}
+		if r.Fault {
+			faulted = true
+		} else if faulted && r.Status < 300 {
+			return true
+		}
+	}
+	return false
+}
+
+// waitPipelineCondition waits for the release pipeline's Ready condition to be status
+// with reason, and returns it.
+func (h *hubEnv) waitPipelineCondition(t *testing.T, status, reason string) metav1.Condition {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p := h.pipeline(t, "release")
+		if c := apimeta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ReadyCondition); c != nil && string(c.Status) == status && c.Reason == reason {
+			return *c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pipeline conditions = %+v, want Ready=%s %s", p.Status.Conditions, status, reason)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// noFailedPromotions fails the test when a Promotion of the namespace is Failed.
+func (h *hubEnv) noFailedPromotions(t *testing.T) {
+	t.Helper()
+	var list fleetv1alpha1.PromotionList
+	if err := h.c.List(context.Background(), &list, client.InNamespace(h.ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range list.Items {
+		if p.Status.Phase == fleetv1alpha1.PromotionFailed {
+			t.Errorf("Promotion %s is Failed: %+v", p.Name, p.Status)
+		}
+	}
+}
+
+// envHeads is "env/dev@<sha> env/prod@<sha>" (- for a missing branch).
+func (h *hubEnv) envHeads(t *testing.T) string {
+	t.Helper()
+	var out []string
+	for _, b := range []string{"env/dev", "env/prod"} {
+		head, err := h.git.Head(context.Background(), "fleet", b)
+		if err != nil {
+			head = "-"
+		}
+		out = append(out, b+"@"+head)
+	}
+	return strings.Join(out, " ")
+}
