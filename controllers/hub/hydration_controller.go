@@ -278,6 +278,12 @@ func (r *HydrationReconciler) planAt(ctx context.Context, src *fleetv1alpha1.Git
 	if err != nil {
 		return &revisionPlan{err: err}
 	}
+	return r.planAtRoot(ctx, src, head, root, rev)
+}
+
+// planAtRoot is planAt for the files of rev in root (a snapshot, or the checkout of a pull
+// request being previewed).
+func (r *HydrationReconciler) planAtRoot(ctx context.Context, src *fleetv1alpha1.GitSource, head *hydrate.Fleet, root, rev string) *revisionPlan {
 	f := *head
 	f.Root, f.SourceCommit = root, rev
 	if src.Spec.FleetPath != "" {

@@ -59,7 +59,8 @@ type PipelineReconciler struct {
 	HydrationEvents chan<- event.GenericEvent
 	// Poll and InFlightPoll default to DefaultPipelinePoll and DefaultInFlightPoll.
 	Poll, InFlightPoll time.Duration
-	// NewForge, when set, replaces the Forge built from a GitSource's spec.forge (tests).
+	// NewForge, when set, replaces the Forge built from a GitSource's spec.forge (the hub
+	// passes its retry policy; tests pass doubles).
 	NewForge func(ctx context.Context, src *fleetv1alpha1.GitSource) (gitsource.Forge, error)
 
 	// posted remembers the last commit status posted per pipeline, stage and commit.

@@ -175,20 +175,12 @@ func (r *PipelineReconciler) syncPullRequest(ctx context.Context, p *pipelinePas
 	if err != nil {
 		return err
 	}
-	var pr *gitsource.PullRequest
-	open, err := p.forge.ListPullRequests(ctx, headBranch, st.Branch, "open")
+	pr, created, err := p.openOrUpdatePullRequest(ctx, gitsource.NewPullRequest{Title: title, Body: body, Head: headBranch, Base: st.Branch,
+		Labels: append([]string{PromotionLabel}, p.pipe.Spec.PullRequestLabels...)}, "approval pull request")
 	if err != nil {
-		return forgeError("listing pull requests", err)
+		return err
 	}
-	if len(open) > 0 {
-		if pr, err = p.forge.UpdatePullRequest(ctx, open[0].Number, title, body); err != nil {
-			return forgeError(fmt.Sprintf("updating pull request #%d", open[0].Number), err)
-		}
-	} else {
-		labels := append([]string{PromotionLabel}, p.pipe.Spec.PullRequestLabels...)
-		if pr, err = p.forge.CreatePullRequest(ctx, gitsource.NewPullRequest{Title: title, Body: body, Head: headBranch, Base: st.Branch, Labels: labels}); err != nil {
-			return forgeError("opening the approval pull request into "+st.Branch, err)
-		}
+	if created {
 		r.event(p.pipe, corev1.EventTypeNormal, "PullRequestOpened", "%s: #%d %s", st.Name, pr.Number, pr.URL)
 	}
 	if err := p.forge.SetStatus(ctx, head, gitsource.CommitStatus{Context: GatePreviousStageContext, State: gitsource.StateSuccess,

@@ -31,6 +31,9 @@ type Options struct {
 	// PipelinePoll is how often pipelines re-read stage branches and cluster health when
 	// nothing wakes them (default DefaultPipelinePoll).
 	PipelinePoll time.Duration
+	// PreviewPoll is how often open pull requests into GitSources with
+	// spec.previewPullRequests are listed when no webhook comes (default DefaultPreviewPoll).
+	PreviewPoll time.Duration
 	// ForgeRetry is the retry policy of the hub's forge clients (zero fields:
 	// gitsource.DefaultRetryPolicy's). A rate limit resetting later than its MaxWait is not
 	// waited for inline: the pipeline says ForgeRateLimited and retries after the reset.
@@ -71,11 +74,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	writer := gitsource.NewWriter()
 	pipelineEvents := make(chan event.GenericEvent, 64)
 	hydrationEvents := make(chan event.GenericEvent, 64)
-	if err := (&HydrationReconciler{
+	hydration := &HydrationReconciler{
 		Client: c, Snapshots: snaps, Writer: writer, Renderer: o.Renderer,
 		Versions: ToolVersions(), Clock: o.Clock, Recorder: mgr.GetEventRecorder("gitfleet-hub"), Metrics: o.Metrics,
 		Committer: o.Committer, PipelineEvents: pipelineEvents, Events: hydrationEvents,
-	}).SetupWithManager(ctx, mgr); err != nil {
+	}
+	if err := hydration.SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}
 	forgeRetry := gitsource.WithRetryPolicy(o.ForgeRetry)
@@ -88,8 +92,18 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	previewEvents := make(chan event.GenericEvent, 16)
+	if err := (&PreviewReconciler{
+		Client: c, Hydration: hydration, Clock: o.Clock, Recorder: mgr.GetEventRecorder("gitfleet-hub"),
+		WorkDir: filepath.Join(o.DataDir, "previews"), Events: previewEvents, Poll: o.PreviewPoll,
+		NewForge: func(ctx context.Context, src *fleetv1alpha1.GitSource) (gitsource.Forge, error) {
+			return ForgeForSource(ctx, c, src, forgeRetry)
+		},
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	if o.WebhookAddr != "" {
-		if err := mgr.Add(&webhookServer{addr: o.WebhookAddr, handler: &WebhookReceiver{Client: c, Parser: o.WebhookParser, Clock: o.Clock}}); err != nil {
+		if err := mgr.Add(&webhookServer{addr: o.WebhookAddr, handler: &WebhookReceiver{Client: c, Parser: o.WebhookParser, Clock: o.Clock, PreviewEvents: previewEvents}}); err != nil {
 			return err
 		}
 	}

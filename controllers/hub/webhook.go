@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/gitsource"
@@ -31,6 +32,9 @@ type WebhookReceiver struct {
 	Client client.Client
 	Parser gitsource.WebhookParser
 	Clock  clock.PassiveClock
+	// PreviewEvents, when set, receives the GitSource of a pull_request event into its
+	// branch, so that the pull request is previewed at once.
+	PreviewEvents chan<- event.GenericEvent
 }
 
 // ServeHTTP handles one delivery.
@@ -71,6 +75,12 @@ func (h *WebhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
+	}
+	if ev.Type == "pull_request" && ev.PullRequest != nil && ev.PullRequest.Base == src.Spec.Branch && h.PreviewEvents != nil && src.Spec.PreviewPullRequests {
+		select {
+		case h.PreviewEvents <- event.GenericEvent{Object: src}:
+		default: // a preview pass is queued already
+		}
 	}
 	if ev.Type == "pull_request" || ev.Type == "status" {
 		// An approval pull request was merged or closed, or an agent reported: the

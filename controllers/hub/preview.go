@@ -1,0 +1,305 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/gitsource"
+)
+
+// RenderContext is the commit status the hub posts on the head of a pull request into a
+// GitSource's branch when spec.previewPullRequests is on.
+const RenderContext = "gitfleet/render"
+
+// previewMarker starts every preview comment, so people and tools can find them.
+const previewMarker = "<!-- gitfleet:render -->"
+
+// DefaultPreviewPoll is how often open pull requests are listed when no webhook comes.
+const DefaultPreviewPoll = 2 * time.Minute
+
+// PreviewReconciler shows reviewers what a pull request to the fleet config repo would
+// change before it is merged. For each open pull request into the branch of a GitSource
+// with spec.previewPullRequests, it renders the pull request's head with the hub's own code
+// and the fleet as it is now (clusters, pipelines), compares it with the render of the
+// branch head, and reports: a commit status gitfleet/render on the pull request's head
+// ("2 clusters change (vs main@1a2b3c4)", failure when a render fails) and, once per head
+// commit, a comment with the per-cluster table and diffs. It runs on pull_request webhooks
+// (Events), when the branch moves, and every Poll.
+type PreviewReconciler struct {
+	Client client.Client
+	// Hydration renders (its fleet loading, snapshots and renderer are shared).
+	Hydration *HydrationReconciler
+	Clock     clock.PassiveClock
+	Recorder  events.EventRecorder
+	// WorkDir holds the short-lived checkouts of pull request heads.
+	WorkDir string
+	// Events are GitSources whose pull requests changed (from the webhook receiver).
+	Events <-chan event.GenericEvent
+	// Poll defaults to DefaultPreviewPoll.
+	Poll time.Duration
+	// NewForge, when set, replaces the Forge built from a GitSource's spec.forge.
+	NewForge func(ctx context.Context, src *fleetv1alpha1.GitSource) (gitsource.Forge, error)
+
+	// reported remembers the (pull request head, branch head) pairs already reported, and
+	// commented the heads already commented on.
+	reported, commented sync.Map
+}
+
+// SetupWithManager registers the reconciler.
+func (r *PreviewReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Poll <= 0 {
+		r.Poll = DefaultPreviewPoll
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("preview").
+		For(&fleetv1alpha1.GitSource{}, builder.WithPredicates(revisionChanged{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1})
+	if r.Events != nil {
+		b = b.WatchesRawSource(source.Channel(r.Events, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
+}
+
+var _ reconcile.Reconciler = (*PreviewReconciler)(nil)
+
+// Reconcile previews the open pull requests of one GitSource that were not reported for
+// their current head and the branch's current head.
+func (r *PreviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	src := &fleetv1alpha1.GitSource{}
+	if err := r.Client.Get(ctx, req.NamespacedName, src); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !src.Spec.PreviewPullRequests || src.Spec.Forge == nil || src.Spec.Forge.Type == fleetv1alpha1.ForgeNone || src.Spec.Suspend {
+		return ctrl.Result{}, nil
+	}
+	_, base, ok := strings.Cut(src.Status.Revision, "@sha1:")
+	if !ok {
+		return ctrl.Result{RequeueAfter: r.Poll}, nil // not fetched yet; the fetch wakes us
+	}
+	forge, err := r.forge(ctx, src)
+	if err != nil || forge == nil {
+		return ctrl.Result{}, err
+	}
+	prs, err := forge.ListPullRequests(ctx, "", src.Spec.Branch, "open")
+	if err != nil {
+		return result(forgeError("listing the pull requests into "+src.Spec.Branch, err), r.Poll)
+	}
+	sort.Slice(prs, func(i, j int) bool { return prs[i].Number < prs[j].Number })
+	var errs []error
+	for _, pr := range prs {
+		if pr.Base != src.Spec.Branch || strings.HasPrefix(pr.Head, "gitfleet/") || pr.HeadSHA == "" {
+			continue
+		}
+		key := fmt.Sprintf("%s/%s#%d@%s@%s", src.Namespace, src.Name, pr.Number, pr.HeadSHA, base)
+		if _, ok := r.reported.Load(key); ok {
+			continue
+		}
+		done, err := r.alreadyReported(ctx, forge, src, pr, base)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !done {
+			if err := r.preview(ctx, forge, src, pr, base); err != nil {
+				errs = append(errs, fmt.Errorf("previewing #%d: %w", pr.Number, err))
+				continue
+			}
+		}
+		r.reported.Store(key, true)
+	}
+	return result(errors.Join(errs...), r.Poll)
+}
+
+func (r *PreviewReconciler) forge(ctx context.Context, src *fleetv1alpha1.GitSource) (gitsource.Forge, error) {
+	if r.NewForge != nil {
+		return r.NewForge(ctx, src)
+	}
+	return ForgeForSource(ctx, r.Client, src)
+}
+
+// statusSuffix names what a preview compared with: "(vs main@1a2b3c4)".
+func statusSuffix(branch, base string) string { return fmt.Sprintf("(vs %s@%s)", branch, short(base)) }
+
+// alreadyReported reads the pull request head's gitfleet/render status: a final one
+// against the same branch head means another pass (before a restart) reported it. A
+// status for any branch head means the head was commented on already.
+func (r *PreviewReconciler) alreadyReported(ctx context.Context, forge gitsource.Forge, src *fleetv1alpha1.GitSource, pr *gitsource.PullRequest, base string) (bool, error) {
+	cs, err := forge.CombinedStatus(ctx, pr.HeadSHA)
+	if err != nil {
+		return false, forgeError(fmt.Sprintf("reading the statuses of #%d", pr.Number), err)
+	}
+	for _, st := range cs.Statuses {
+		if st.Context != RenderContext {
+			continue
+		}
+		if st.State != gitsource.StatePending {
+			r.commented.Store(pr.HeadSHA, true)
+		}
+		if st.State != gitsource.StatePending && strings.HasSuffix(st.Description, statusSuffix(src.Spec.Branch, base)) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// preview renders one pull request and reports the outcome on the forge. A pull request
+// that cannot be rendered (bad YAML, a template error) is reported as a failure, not
+// returned: only failures to reach Git or the forge are errors.
+func (r *PreviewReconciler) preview(ctx context.Context, forge gitsource.Forge, src *fleetv1alpha1.GitSource, pr *gitsource.PullRequest, base string) error {
+	log := ctrl.LoggerFrom(ctx).WithValues("pullRequest", pr.Number, "head", short(pr.HeadSHA))
+	suffix := statusSuffix(src.Spec.Branch, base)
+	report := func(sha string, state gitsource.CommitState, desc string) error {
+		if err := forge.SetStatus(ctx, sha, gitsource.CommitStatus{Context: RenderContext, State: state, Description: truncate(desc+" "+suffix, 140)}); err != nil {
+			return forgeError(fmt.Sprintf("posting %s on #%d", RenderContext, pr.Number), err)
+		}
+		return nil
+	}
+	if err := report(pr.HeadSHA, gitsource.StatePending, "rendering"); err != nil {
+		return err
+	}
+	start := r.Clock.Now()
+	if err := os.MkdirAll(r.WorkDir, 0o755); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(r.WorkDir, "pr-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	url, auth, err := sourceAccess(ctx, r.Client, src)
+	if err != nil {
+		return err
+	}
+	head, _, err := gitsource.ExportRef(ctx, url, auth, gitsource.PullRequestRefs(pr.Number, pr.Head), dir)
+	if err != nil {
+		_ = report(pr.HeadSHA, gitsource.StateError, "could not fetch the pull request")
+		return withReason(fleetv1alpha1.FetchFailedReason, err)
+	}
+
+	f, err := r.Hydration.loadFleet(ctx, src)
+	if err != nil {
+		return err
+	}
+	if f == nil {
+		return nil // the branch's revision is not stored yet; the next fetch wakes us
+	}
+	fleet := *f
+	fleet.Memo = nil // previews leave hydration's memo alone
+	before := r.Hydration.planAt(ctx, src, &fleet, base)
+	after := r.Hydration.planAtRoot(ctx, src, &fleet, dir, head)
+	var problems []string
+	switch {
+	case before.err != nil:
+		problems = append(problems, fmt.Sprintf("%s itself does not render: %v", src.Spec.Branch, before.err))
+	case after.err != nil:
+		problems = append(problems, after.err.Error())
+	default:
+		problems = renderFailures(after.plan)
+	}
+	var changes []clusterChange
+	if len(problems) == 0 {
+		old := clusterFiles(before.plan, hydrate.SourceRef{Repository: gitsource.RedactURL(src.Spec.URL), Branch: src.Spec.Branch, Commit: base}, nil)
+		changes = diffTrees(old, clusterFiles(after.plan, hydrate.SourceRef{Repository: gitsource.RedactURL(src.Spec.URL), Branch: src.Spec.Branch, Commit: head}, old))
+	}
+	state, desc := gitsource.StateSuccess, "no cluster changes"
+	switch {
+	case len(problems) > 0:
+		state, desc = gitsource.StateFailure, fmt.Sprintf("%d %s failed", len(problems), plural(len(problems), "render"))
+	case len(changes) > 0:
+		desc = fmt.Sprintf("%d %s %s", len(changes), plural(len(changes), "cluster"), map[bool]string{true: "changes", false: "change"}[len(changes) == 1])
+	}
+	if _, done := r.commented.Load(head); !done {
+		body := previewBody(src, base, head, problems, changes)
+		if err := forge.Comment(ctx, pr.Number, body); err != nil {
+			return forgeError(fmt.Sprintf("commenting on #%d", pr.Number), err)
+		}
+		r.commented.Store(head, true)
+	}
+	if err := report(head, state, desc); err != nil {
+		return err
+	}
+	if head != pr.HeadSHA {
+		// The pull request moved while it was rendered: its old head is not left pending.
+		_ = report(pr.HeadSHA, gitsource.StateSuccess, "superseded by "+short(head))
+	}
+	log.Info("previewed pull request", "state", state, "result", desc, "duration", r.Clock.Now().Sub(start).Round(time.Millisecond).String())
+	if r.Recorder != nil {
+		r.Recorder.Eventf(src, nil, corev1.EventTypeNormal, "PullRequestPreviewed", "Preview", "#%d at %s: %s %s", pr.Number, short(head), desc, suffix)
+	}
+	return nil
+}
+
+// clusterFiles returns the files below clusters/ of every branch of a plan as they would
+// be written; an object whose content equals its file in current keeps that file (so a
+// new dry revision alone is not a change).
+func clusterFiles(plan *hydrate.Plan, src hydrate.SourceRef, current map[string][]byte) map[string][]byte {
+	out := map[string][]byte{}
+	for _, b := range plan.Branches {
+		for p, data := range b.Desired(current, src, ToolVersions()) {
+			if strings.HasPrefix(p, hydrate.ClustersDir) {
+				out[p] = data
+			}
+		}
+	}
+	return out
+}
+
+// renderFailures lists what did not render in a plan, one line per placement or
+// placement-and-cluster, sorted.
+func renderFailures(plan *hydrate.Plan) []string {
+	var out []string
+	for name, pp := range plan.Placements {
+		if pp.Err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", name, pp.Err))
+		}
+		for c, cp := range pp.Clusters {
+			if cp.Err != nil {
+				out = append(out, fmt.Sprintf("%s on %s: %v", name, c, cp.Err))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// previewBody is the comment: what was compared, what fails, and the per-cluster changes.
+func previewBody(src *fleetv1alpha1.GitSource, base, head string, problems []string, changes []clusterChange) string {
+	repo := gitsource.RedactURL(src.Spec.URL)
+	var b strings.Builder
+	b.WriteString(previewMarker + "\n### gitfleet: what merging this changes in the fleet\n\n")
+	fmt.Fprintf(&b, "Rendered %s with the hub's code and the fleet as it is now (clusters, pipelines), compared with `%s` at %s.", commitLink(repo, head), src.Spec.Branch, commitLink(repo, base))
+	b.WriteString(" Every stage gets this change in turn; if the pull request is behind `" + src.Spec.Branch + "`, rebase it for an exact comparison.\n\n")
+	if len(problems) > 0 {
+		fmt.Fprintf(&b, "**%d %s failed** — merging this would leave the affected clusters at their last good render:\n\n", len(problems), plural(len(problems), "render"))
+		for i, p := range problems {
+			if i == maxClustersShown {
+				fmt.Fprintf(&b, "- … %d more\n", len(problems)-i)
+				break
+			}
+			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(truncate(p, 1000), "\n", " "))
+		}
+		return b.String()
+	}
+	writeChanges(&b, changes)
+	return b.String()
+}

@@ -1,0 +1,176 @@
+//go:build integration
+
+package hub_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/hub"
+	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/test/forge"
+	"github.com/gitfleet/gitfleet/test/gitserver"
+)
+
+// TestPullRequestPreview opens pull requests to the fleet config repo on the strict GitHub
+// API double: the hub renders their head and reports gitfleet/render and a comment with
+// the per-cluster diff (webhook on open, the poll when the branch moves), reports a change
+// that does not render as a failure, ignores pull requests into other branches, and writes
+// nothing to the environment branches.
+func TestPullRequestPreview(t *testing.T) {
+	addr := freeAddr(t)
+	h := startHubWith(t, "testdata/promotion", hub.Options{WebhookAddr: addr, PreviewPoll: time.Second})
+	ctx := context.Background()
+	gh := h.withGitHub(t, "http://"+addr+hub.WebhookPathPrefix+h.ns+"/fleet")
+	api, err := gitsource.NewGitHub(gh.URL(), "fleet/config", forge.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		src := &fleetv1alpha1.GitSource{}
+		if err := h.c.Get(ctx, client.ObjectKey{Namespace: h.ns, Name: "fleet"}, src); err != nil {
+			return err
+		}
+		src.Spec.PreviewPullRequests = true
+		return h.c.Update(ctx, src)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	heads, err := h.git.Branches(ctx, "fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := heads["main"]
+	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == base })
+	envBefore, err := h.git.Branches(ctx, "fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const suffix = "(vs main@"
+
+	v2 := strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hello v2", 1)
+	head1, err := h.git.Push(ctx, "fleet", gitserver.Commit{Branch: "feature", From: "main", Files: map[string]string{"apps/hello/configmap.yaml": v2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := api.CreatePullRequest(ctx, gitsource.NewPullRequest{Title: "hello v2", Head: "feature", Base: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("a pull request is rendered and its changes reported", func(t *testing.T) {
+		opened := time.Now()
+		st := waitRenderStatus(t, gh, head1, "success")
+		t.Logf("pull request opened → gitfleet/render reported: %s", time.Since(opened).Round(10*time.Millisecond))
+		if want := "3 clusters change (vs main@" + base[:7] + ")"; st.Description != want {
+			t.Errorf("gitfleet/render = %q, want %q", st.Description, want)
+		}
+		comments := gh.Comments("fleet/config", pr.Number)
+		if len(comments) != 1 {
+			t.Fatalf("%d comments on #%d, want 1", len(comments), pr.Number)
+		}
+		for _, want := range []string{"<!-- gitfleet:render -->", "compared with `main`", "| dev-1 | 0 | 1 | 0 |", "| staging-1 | 0 | 1 | 0 |", "-  greeting: hello v1", "+  greeting: hello v2"} {
+			if !strings.Contains(comments[0].Body, want) {
+				t.Errorf("comment lacks %q:\n%s", want, comments[0].Body)
+			}
+		}
+	})
+
+	t.Run("a change that does not render is a failure, reported when the branch moves", func(t *testing.T) {
+		head2, err := h.git.Push(ctx, "fleet", gitserver.Commit{Branch: "feature", Files: map[string]string{"apps/hello/configmap.yaml": "kind: ConfigMap\nmetadata: {name: [broken\n"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := waitRenderStatus(t, gh, head2, "failure")
+		// hello fails on each of its three clusters.
+		if !strings.HasPrefix(st.Description, "3 renders failed") || !strings.Contains(st.Description, suffix) {
+			t.Errorf("gitfleet/render = %q, want 3 renders failed (vs main@…)", st.Description)
+		}
+		comments := gh.Comments("fleet/config", pr.Number)
+		if len(comments) != 2 || !strings.Contains(comments[1].Body, "**3 renders failed**") || !strings.Contains(comments[1].Body, "- hello on dev-1: apps/hello/configmap.yaml: document 1: malformed YAML") {
+			t.Errorf("comments = %d, the last:\n%s\nwant a second one naming the failed renders of hello", len(comments), comments[len(comments)-1].Body)
+		}
+		// The first head's report stays; nothing is posted twice for it.
+		if sts := gh.Statuses("fleet/config", head1); countContext(sts, hub.RenderContext) != 2 {
+			t.Errorf("%d gitfleet/render statuses on the first head, want 2 (pending, success)", countContext(sts, hub.RenderContext))
+		}
+	})
+
+	t.Run("when the branch moves, open pull requests are compared again without a new comment", func(t *testing.T) {
+		head2, err := h.git.Head(ctx, "fleet", "feature")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base2 := h.push(t, gitserver.Commit{Files: map[string]string{"NOTES.md": "unrelated\n"}})
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			st, ok := gh.LatestStatus("fleet/config", head2, hub.RenderContext)
+			if ok && st.State == "failure" && strings.HasSuffix(st.Description, "(vs main@"+base2[:7]+")") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("gitfleet/render on %s = %+v, want it compared with main@%s", head2[:7], st, base2[:7])
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if n := len(gh.Comments("fleet/config", pr.Number)); n != 2 {
+			t.Errorf("%d comments after main moved, want still 2 (one per head commit)", n)
+		}
+		envBefore["env/dev"] = h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == base2 }).RenderedCommit
+	})
+
+	t.Run("pull requests into other branches are not previewed, and nothing is written", func(t *testing.T) {
+		other, err := h.git.Push(ctx, "fleet", gitserver.Commit{Branch: "docs", From: "main", Files: map[string]string{"README.md": "docs\n"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := api.CreatePullRequest(ctx, gitsource.NewPullRequest{Title: "docs", Head: "docs", Base: "env/dev"}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second) // three polls
+		if sts := gh.Statuses("fleet/config", other); countContext(sts, hub.RenderContext) != 0 {
+			t.Errorf("a pull request into env/dev got %s statuses: %+v", hub.RenderContext, sts)
+		}
+		after, err := h.git.Branches(ctx, "fleet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for b, sha := range envBefore {
+			if strings.HasPrefix(b, "env/") && after[b] != sha {
+				t.Errorf("%s moved from %s to %s while pull requests were previewed", b, sha[:7], after[b])
+			}
+		}
+	})
+}
+
+func waitRenderStatus(t *testing.T, gh *forge.Server, sha, state string) forge.Status {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, ok := gh.LatestStatus("fleet/config", sha, hub.RenderContext)
+		if ok && st.State == state {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s on %s = %+v (found %v), want %s", hub.RenderContext, sha[:7], st, ok, state)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func countContext(sts []forge.Status, context string) int {
+	n := 0
+	for _, s := range sts {
+		if s.Context == context {
+			n++
+		}
+	}
+	return n
+}
