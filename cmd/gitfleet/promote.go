@@ -197,16 +197,26 @@ func finishedPhase(phase fleetv1alpha1.PromotionPhase) bool {
 	return false
 }
 
-// parseStage parses flags and the one STAGE argument; code is -1 to go on.
+// parseStage parses flags and the one STAGE argument, before or among the flags
+// (gitfleet promote prod --skip-gates ... and gitfleet promote --skip-gates ... prod); code
+// is -1 to go on.
 func parseStage(fs *flag.FlagSet, args []string, stderr io.Writer) (string, int) {
-	if err := fs.Parse(args); err != nil {
-		return "", 2
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return "", 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() != 1 {
+	if len(positional) != 1 {
 		fmt.Fprintf(stderr, "usage: gitfleet %s STAGE [flags]\n", fs.Name())
 		return "", 2
 	}
-	return fs.Arg(0), -1
+	return positional[0], -1
 }
 
 // findStage returns the pipeline (the named one, or the only one) and the stage's index.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"flag"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +153,24 @@ func TestRollbackRecordsAPromotion(t *testing.T) {
 	got, err := waitRollback(ctx, c, stored, time.Second, 10*time.Millisecond)
 	if err != nil || got.Status.PullRequest.Number != 7 {
 		t.Errorf("waitRollback = %v, %v; want the Promotion with #7", got, err)
+	}
+}
+
+func TestParseStageTakesTheStageAmongTheFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"prod", "--to", "abcdef1", "--reason", "x"},
+		{"--to", "abcdef1", "prod", "--reason", "x"},
+		{"--to", "abcdef1", "--reason", "x", "prod"},
+	} {
+		fs := flag.NewFlagSet("rollback", flag.ContinueOnError)
+		to, reason := fs.String("to", "", ""), fs.String("reason", "", "")
+		stage, code := parseStage(fs, args, io.Discard)
+		if stage != "prod" || code != -1 || *to != "abcdef1" || *reason != "x" {
+			t.Errorf("parseStage(%q) = %q, %d, --to %q --reason %q; want prod, -1, abcdef1, x", args, stage, code, *to, *reason)
+		}
+	}
+	fs := flag.NewFlagSet("rollback", flag.ContinueOnError)
+	if _, code := parseStage(fs, []string{"prod", "staging"}, io.Discard); code != 2 {
+		t.Errorf("parseStage(two stages) code = %d, want 2", code)
 	}
 }

@@ -24,6 +24,13 @@ var hexRevision = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
 func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rollback", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: gitfleet rollback STAGE --to REV [--reason TEXT] [--wait 2m]\n\n"+
+			"Asks the hub to open a pull request into STAGE's branch that restores the rendered tree of an\n"+
+			"earlier commit of it (REV: a commit of the branch, or a dry revision the stage held). Merging\n"+
+			"the pull request rolls the stage back; the rolled-back revision is not proposed to it again.")
+		fs.PrintDefaults()
+	}
 	pf := addPromotionFlags(fs)
 	to := fs.String("to", "", "earlier commit of the stage's branch, or a dry revision it held (SHA, at least 7 characters)")
 	reason := fs.String("reason", "", "why: recorded in the pull request and on the Promotion")

@@ -244,6 +244,8 @@ func (d *Demo) setupHub(ctx context.Context) error {
 	if d.Gitea != nil {
 		src.Spec.SecretRef = &fleetv1alpha1.LocalObjectReference{Name: "git"}
 		src.Spec.WebhookSecretRef = &fleetv1alpha1.LocalObjectReference{Name: "webhook"}
+		// Pull requests to the fleet repo get gitfleet/render and a comment with the diff.
+		src.Spec.PreviewPullRequests = true
 	}
 	return c.Create(ctx, src)
 }
