@@ -9,6 +9,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,6 +109,27 @@ var _ = Describe("a release from dev to prod", Ordered, func() {
 		}, demo.StepTimeout, time.Second).Should(Succeed())
 		Expect(d.WaitApplied(joinCtx, "dev-us")).To(Succeed())
 		Expect(d.WaitPruned(joinCtx, "dev-eu")).To(Succeed())
+	})
+
+	// Issue 6's first figure, once, in the log: merge → every dev cluster applied the new
+	// env/dev commit and posted success on it, with Gitea's webhooks waking the hub.
+	It("applies a merged change in dev within 60s (promotion latency with webhooks)", func() {
+		waitCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		// dev-us joined with the previous It's context, which also ended the demo's stand-in
+		// for its kube-controller-manager: without one, the changed Deployment never rolls out.
+		for _, m := range d.Members {
+			if m.Stage == "dev" {
+				Expect(d.PlayControllerManager(waitCtx, m.Name)).To(Succeed())
+			}
+		}
+		p, err := d.PushRelease(ctx, "6.8.0")
+		Expect(err).NotTo(HaveOccurred())
+		took, err := p.Wait(waitCtx, 200*time.Millisecond, []demo.Milestone{p.Applied("dev")}, func(m demo.Milestone, took time.Duration, detail string) {
+			fmt.Fprintf(GinkgoWriter, "promotion latency: merge of %s → %s: %s (%s)\n", p.Revision[:7], m.Name, took.Round(100*time.Millisecond), detail)
+		})
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("promotion latency: merge → dev applied with success", took["dev applied"].Round(100*time.Millisecond).String())
 	})
 })
 
