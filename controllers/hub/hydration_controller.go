@@ -129,7 +129,21 @@ func (r *HydrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, err
 	}
 	r.Snapshots.Pin(src.Namespace, hydrate.PinnedRevisions(fleet.Pipelines))
-	plan := hydrate.Hydrate(ctx, fleet, r.Renderer)
+	var plan *hydrate.Plan
+	if src.Spec.FleetPath != "" {
+		// The Placements and Overrides of the stored revision, not those applied to the
+		// API: the GitSource controller applies a new revision's objects before its status
+		// names that revision, and rendering them as the old revision would let a change
+		// reach stages that hold the old one (without its promotion, or its approval).
+		if rp := r.planAtRoot(ctx, src, fleet, fleet.Root, fleet.SourceCommit); rp.err == nil {
+			fleet, plan = rp.fleet, rp.plan
+		} else {
+			log.Info("rendering the fleet objects applied to the hub: those of the revision do not load", "revision", fleet.SourceCommit, "error", rp.err.Error())
+		}
+	}
+	if plan == nil {
+		plan = hydrate.Hydrate(ctx, fleet, r.Renderer)
+	}
 	r.Metrics.observeRender(src.Name, r.Clock.Now().Sub(start))
 
 	commits := r.writeBranches(ctx, src, fleet, plan)
@@ -292,16 +306,15 @@ func (r *HydrationReconciler) planAtRoot(ctx context.Context, src *fleetv1alpha1
 			return &revisionPlan{err: fmt.Errorf("fleet objects of revision %s: %w", short(rev), err)}
 		}
 		f.Placements = placementsAt(src, at.Placements, head.Placements)
-		f.Overrides = at.Overrides
-		for i := range f.Overrides {
-			f.Overrides[i].Namespace = src.Namespace
-		}
+		f.Overrides = overridesAt(src, at.Overrides, head.Overrides)
 	}
 	return &revisionPlan{fleet: &f, plan: hydrate.Hydrate(ctx, &f, r.Renderer)}
 }
 
 // placementsAt returns the placements of src as a revision declares them, with the live
-// placements' status (their current decisions keep scheduling stable), sorted by name.
+// placements' status (their current decisions keep scheduling stable), plus the live
+// placements of src that were not applied from its fleetPath (made by hand), sorted by
+// name.
 func placementsAt(src *fleetv1alpha1.GitSource, declared, live []fleetv1alpha1.Placement) []fleetv1alpha1.Placement {
 	status := map[string]fleetv1alpha1.PlacementStatus{}
 	for _, p := range live {
@@ -316,7 +329,42 @@ func placementsAt(src *fleetv1alpha1.GitSource, declared, live []fleetv1alpha1.P
 		p.Status = status[p.Name]
 		out = append(out, p)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	for _, p := range live {
+		if p.Labels[FleetSourceLabel] != src.Name {
+			out = append(out, p)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return dedupeByName(out, func(p fleetv1alpha1.Placement) string { return p.Name })
+}
+
+// overridesAt returns the overrides a revision declares plus the live ones not applied
+// from src's fleetPath (by hand, or from another GitSource), sorted by name.
+func overridesAt(src *fleetv1alpha1.GitSource, declared, live []fleetv1alpha1.Override) []fleetv1alpha1.Override {
+	var out []fleetv1alpha1.Override
+	for _, o := range declared {
+		o.Namespace = src.Namespace
+		out = append(out, o)
+	}
+	for _, o := range live {
+		if o.Labels[FleetSourceLabel] != src.Name {
+			out = append(out, o)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return dedupeByName(out, func(o fleetv1alpha1.Override) string { return o.Name })
+}
+
+// dedupeByName keeps the first of each name in a sorted list (a declared object wins over
+// one made by hand with the same name: applying the revision will take it over).
+func dedupeByName[T any](sorted []T, name func(T) string) []T {
+	out := sorted[:0]
+	for i, x := range sorted {
+		if i > 0 && name(x) == name(sorted[i-1]) {
+			continue
+		}
+		out = append(out, x)
+	}
 	return out
 }
 
