@@ -50,6 +50,11 @@ func liveOrApplied(st *syncState, k manifest.Key, rec *record) *unstructured.Uns
 		return rec.applied
 	case !found:
 		return nil
+	case rec.applied != nil && obj.GetGeneration() < rec.applied.GetGeneration():
+		// The watch has not delivered the apply yet: its copy still shows the old spec with
+		// the status that was current for it. The apply's answer (the new generation, a
+		// status not observed for it) is what counts until the watch catches up.
+		return rec.applied
 	}
 	return obj
 }
