@@ -2,7 +2,9 @@ package gitsource
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -198,10 +200,23 @@ func (g *Gitea) MergePullRequest(ctx context.Context, number int, message string
 		"MergeTitleField":   strings.TrimSpace(title),
 		"MergeMessageField": strings.TrimSpace(body),
 	}
-	req, err := g.client.NewRequest("POST", fmt.Sprintf("repos/%s/%s/pulls/%d/merge", g.owner, g.repo, number), opt)
-	if err != nil {
-		return err
+	// Gitea answers 405 "Please try again later" while it is still checking a pull request
+	// whose head just moved: wait for the check, a few seconds at most.
+	delay := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		req, err := g.client.NewRequest("POST", fmt.Sprintf("repos/%s/%s/pulls/%d/merge", g.owner, g.repo, number), opt)
+		if err != nil {
+			return err
+		}
+		_, err = g.client.Do(ctx, req, nil)
+		err = g.wrap(fmt.Sprintf("merge pull request #%d", number), err)
+		var apiErr *APIError
+		if attempt >= 8 || !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(apiErr.Message, "try again later") {
+			return err
+		}
+		if err := sleepCtx(ctx, delay); err != nil {
+			return err
+		}
+		delay = min(2*delay, 2*time.Second)
 	}
-	_, err = g.client.Do(ctx, req, nil)
-	return g.wrap(fmt.Sprintf("merge pull request #%d", number), err)
 }

@@ -24,6 +24,9 @@ type fakeGitea struct {
 	labels   []giteaLabel
 	prLabels []int64
 	bodies   []map[string]any
+	// checking is how many more merge requests Gitea answers with "Please try again
+	// later" (it is still checking a pull request whose head just moved).
+	checking int
 }
 
 func (f *fakeGitea) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -46,6 +49,12 @@ func (f *fakeGitea) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if body["Do"] != "merge" {
 			w.WriteHeader(422)
 			_, _ = w.Write([]byte(`{"message":"[Do]: Required","url":"x"}`))
+			return
+		}
+		if f.checking > 0 {
+			f.checking--
+			w.WriteHeader(405)
+			_, _ = w.Write([]byte(`{"message":"Please try again later","url":"x"}`))
 			return
 		}
 		if f.merged[p] {
@@ -101,6 +110,16 @@ func TestGiteaAdapter(t *testing.T) {
 	}
 	if err := g.MergePullRequest(ctx, 3, "again"); !errors.Is(err, ErrRejected) {
 		t.Fatalf("second MergePullRequest() = %v, want ErrRejected (405)", err)
+	}
+	// A pull request Gitea is still checking is merged once the check is done.
+	fake.mu.Lock()
+	fake.checking, fake.bodies = 2, nil
+	fake.mu.Unlock()
+	if err := g.MergePullRequest(ctx, 4, "Promote def to prod"); err != nil {
+		t.Fatalf("MergePullRequest() while Gitea checks the pull request = %v", err)
+	}
+	if n := len(fake.bodies); n != 3 {
+		t.Errorf("%d merge requests, want 3 (two answered 'Please try again later')", n)
 	}
 
 	cs, err := g.CombinedStatus(ctx, shaMain)

@@ -269,7 +269,10 @@ func (r *HydrationReconciler) writeBranches(ctx context.Context, src *fleetv1alp
 		if b == nil {
 			b = &hydrate.Branch{Name: content, Stage: stageName(f, content), Files: map[string][]byte{}}
 		}
-		sha, committed, err := r.writeBranch(ctx, src, rp.fleet, b, name, st.Base)
+		// A later stage's own branch moves to another revision only when the pipeline moves
+		// it (Moving); else it is rendered again only at the revision it holds.
+		guard := ok && !st.First && st.Base == "" && !st.Moving
+		sha, committed, err := r.writeBranch(ctx, src, rp.fleet, b, name, st.Base, guard)
 		out[name] = branchCommit{commit: sha, err: err, committed: committed}
 	}
 	return out
@@ -397,7 +400,7 @@ func (r *HydrationReconciler) notifyPipelines(f *hydrate.Fleet, commits map[stri
 // base's head at every pass, so a pull request whose base moved (someone pushed to the
 // stage's branch) is rebuilt rather than left in conflict. A missing base is created first
 // with a README only (a pull request needs a base branch).
-func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha1.GitSource, f *hydrate.Fleet, b *hydrate.Branch, branch, base string) (string, bool, error) {
+func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha1.GitSource, f *hydrate.Fleet, b *hydrate.Branch, branch, base string, onlyAtHeldRevision bool) (string, bool, error) {
 	start := r.Clock.Now()
 	url, auth, err := r.target(ctx, src, f, b)
 	if err != nil {
@@ -420,9 +423,19 @@ func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha
 	if base != "" {
 		msg = strings.Replace(msg, "gitfleet: render", "gitfleet: propose", 1)
 	}
+	skipped := ""
 	res, err := r.Writer.Write(ctx, gitsource.WriteRequest{
 		URL: url, Auth: auth, Branch: branch, BaseBranch: base, ResetToBase: base != "", Scope: hydrate.Scope,
 		Update: func(current map[string][]byte) (map[string][]byte, error) {
+			if onlyAtHeldRevision {
+				if meta, err := parseMetadata(current[hydrate.MetadataFile]); err == nil && meta.Source.Commit != f.SourceCommit {
+					// The branch holds another revision than the pipeline's status says
+					// (an approval or rollback pull request was just merged): leave it; the
+					// pipeline sees the new head and hydration follows.
+					skipped = meta.Source.Commit
+					return current, nil
+				}
+			}
 			return b.Desired(current, source, r.Versions), nil
 		},
 		Message:  msg,
@@ -432,6 +445,9 @@ func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha
 	if err != nil {
 		r.Metrics.countError(fleetv1alpha1.CommitFailedReason)
 		return "", false, fmt.Errorf("writing %s: %w", branch, err)
+	}
+	if skipped != "" {
+		ctrl.LoggerFrom(ctx).V(1).Info("left a stage branch at the revision it holds", "branch", branch, "holds", skipped, "status", f.SourceCommit)
 	}
 	r.Metrics.observeCommit(branch, r.Clock.Now().Sub(start), res.Committed, res.Attempts-1)
 	if res.Committed {

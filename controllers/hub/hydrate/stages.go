@@ -20,6 +20,10 @@ type BranchRevision struct {
 	// stage's branch it is built on and proposed into; the branch holds the stage's render
 	// at Revision.
 	Base string
+	// Moving is true when Revision is the stage's targetRevision: the branch is to move to
+	// it. Otherwise a later stage's branch is only rendered again at the revision it holds
+	// (a merge or a rollback may have moved it before the pipeline's status says so).
+	Moving bool
 }
 
 // PromoteBranch is the branch of a stage's approval pull request.
@@ -50,7 +54,8 @@ func StageRevisions(pipelines []fleetv1alpha1.Pipeline, head string) map[string]
 				continue
 			}
 			if s.Promotion != fleetv1alpha1.PromotionPullRequest {
-				out[branch] = BranchRevision{Revision: StageRevision(p, s.Name), Pipeline: p.Name, Stage: s.Name}
+				current, target := stageRevisions(p, s.Name)
+				out[branch] = BranchRevision{Revision: StageRevision(p, s.Name), Pipeline: p.Name, Stage: s.Name, Moving: target != "" && target != current}
 				continue
 			}
 			// The stage's branch holds what was approved; the revision moving in waits in

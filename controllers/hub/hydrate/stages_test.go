@@ -41,7 +41,7 @@ func TestStageRevisions(t *testing.T) {
 			want: map[string]BranchRevision{
 				"env/default": {Revision: "head", Stage: "default", First: true},
 				"env/dev":     {Revision: "head", Pipeline: "p", Stage: "dev", First: true},
-				"env/staging": {Revision: "new", Pipeline: "p", Stage: "staging"},
+				"env/staging": {Revision: "new", Pipeline: "p", Stage: "staging", Moving: true},
 				"env/prod":    {Revision: "older", Pipeline: "p", Stage: "prod"},
 			},
 		},
