@@ -444,6 +444,10 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 			st.Message += "; " + short(g.candidate) + " was rejected; waiting for a newer revision"
 			continue
 		}
+		if rb := p.rollingBack(st.Name); rb != nil && forced == nil {
+			st.Message += "; " + short(g.candidate) + " waits: rollback " + rb.Name + " is in progress"
+			continue
+		}
 		if rb := p.rolledBack(st.Name, g.candidate); rb != nil && forced == nil {
 			st.Message += "; " + short(g.candidate) + " was rolled back (" + rb.Name + "); waiting for a newer revision"
 			continue

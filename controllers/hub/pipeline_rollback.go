@@ -249,7 +249,12 @@ func (r *PipelineReconciler) resolveRollback(ctx context.Context, p *pipelinePas
 	if err1 == nil && err2 == nil && headTree == targetTree {
 		return nil, fmt.Sprintf("%s already holds the tree of %s (dry revision %s): nothing to roll back", st.Branch, short(target), short(dry)), nil
 	}
-	return &fleetv1alpha1.RollbackStatus{RestoredCommit: target, DryRevision: dry, RolledBackRevision: st.CurrentRevision}, "", nil
+	// What the branch holds now (the pipeline's status may not have seen a merge yet).
+	held := revisionOf(hist.Head)
+	if held == "" {
+		held = st.CurrentRevision
+	}
+	return &fleetv1alpha1.RollbackStatus{RestoredCommit: target, DryRevision: dry, RolledBackRevision: held}, "", nil
 }
 
 // rollbackFiles returns the whole tree to restore: from the rollback branch when it already
@@ -315,6 +320,17 @@ func (p *pipelinePass) rolledBack(stage, rev string) *fleetv1alpha1.Promotion {
 	for _, pr := range p.promotions {
 		if pr.Spec.Rollback != nil && pr.Spec.Stage == stage && pr.Status.Phase == fleetv1alpha1.PromotionMerged &&
 			pr.Status.Rollback != nil && pr.Status.Rollback.RolledBackRevision == rev {
+			return pr
+		}
+	}
+	return nil
+}
+
+// rollingBack returns the unfinished rollback of stage, nil if none: while one is
+// proposed, no revision is promoted into the stage (but by gitfleet promote --skip-gates).
+func (p *pipelinePass) rollingBack(stage string) *fleetv1alpha1.Promotion {
+	for _, pr := range p.promotions {
+		if pr.Spec.Rollback != nil && pr.Spec.Stage == stage && !finished(pr.Status.Phase) {
 			return pr
 		}
 	}
