@@ -76,8 +76,10 @@ type Demo struct {
 
 	procs   []*exec.Cmd
 	hubArgs []string
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	// ctx lives as long as the demo (until Stop): what a member needs for its lifetime.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // Start brings everything up. The caller must call Stop, also when Start fails.
@@ -100,6 +102,7 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	}
 	d := &Demo{opts: opts}
 	ctx, d.cancel = context.WithCancel(ctx)
+	d.ctx = ctx
 	d.say("logs of the hub and agents go to %s", opts.LogDir)
 
 	d.say("starting 4 API servers (hub, dev-eu, staging-us, prod-eu) on 127.0.0.1...")

@@ -80,20 +80,6 @@ func (d *Demo) PushRelease(ctx context.Context, tag string) (*Promotion, error) 
 	return &Promotion{Revision: sha, Merged: time.Now(), d: d, meta: map[string]*envMetadata{}}, nil
 }
 
-// PlayControllerManager stands in for the named member's kube-controller-manager (marks its
-// Deployments rolled out, see playControllerManager) until ctx ends; cancel ctx before
-// Stop. Start does this for its members for the demo's lifetime, but Join does it only for
-// the lifetime of the context it was given, so a member joined with a shorter context
-// (the end-to-end test's) needs this for a Deployment change to become healthy again.
-func (d *Demo) PlayControllerManager(ctx context.Context, name string) error {
-	m, err := d.member(name)
-	if err != nil {
-		return err
-	}
-	go playControllerManager(ctx, m.Cluster.Client)
-	return nil
-}
-
 // Milestone is one thing a Promotion waits for. Check reports whether it holds and what it
 // saw; a failed look (a server busy or restarting) is reported in the detail, not as an
 // error, so that Wait looks again.

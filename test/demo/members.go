@@ -23,9 +23,10 @@ func memberClusterYAML(name, stage, region, state string) string {
 }
 
 // Join starts one more member cluster with its agent and adds its MemberCluster to the
-// fleet repo by a commit, as a platform team would.
+// fleet repo by a commit, as a platform team would. The member runs until Stop; ctx bounds
+// the joining only.
 func (d *Demo) Join(ctx context.Context, name, stage, region string) (Member, error) {
-	c, err := envtest.Start(ctx, envtest.Options{Name: name, AddToScheme: []func(*runtime.Scheme) error{fleetv1alpha1.AddToScheme}})
+	c, err := envtest.Start(d.ctx, envtest.Options{Name: name, AddToScheme: []func(*runtime.Scheme) error{fleetv1alpha1.AddToScheme}})
 	if err != nil {
 		return Member{}, err
 	}
@@ -41,7 +42,7 @@ func (d *Demo) Join(ctx context.Context, name, stage, region string) (Member, er
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		playControllerManager(ctx, c.Client)
+		playControllerManager(d.ctx, c.Client)
 	}()
 	return m, d.editClusters(ctx, "fleet: "+name+" joins", func(s string) string { return s + memberClusterYAML(name, stage, region, "Join") })
 }

@@ -55,10 +55,9 @@ func (d *Demo) Story() []Step {
 				if err != nil {
 					return err
 				}
-				if err := d.Gitea.Do(ctx, "POST", fmt.Sprintf("repos/%s/pulls/%d/merge", d.Repo, pr.Number), map[string]string{"Do": "merge"}, nil); err != nil {
-					return fmt.Errorf("merging #%d: %w", pr.Number, err)
+				if err := d.MergePR(ctx, pr.Number); err != nil {
+					return err
 				}
-				d.say("merged #%d", pr.Number)
 				return d.waitApplied(ctx, "prod-eu")
 			}})
 	}

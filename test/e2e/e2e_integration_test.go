@@ -41,7 +41,11 @@ var _ = Describe("a release from dev to prod", Ordered, func() {
 			_, err := os.Stat(filepath.Join(bin, b))
 			Expect(err).NotTo(HaveOccurred(), "bin/%s is missing: run make build (make test-integration does)", b)
 		}
-		d, err = demo.Start(ctx, demo.Options{BinDir: bin, Out: GinkgoWriter, Forge: "gitea", LogDir: GinkgoT().TempDir()})
+		logDir := os.Getenv("E2E_LOG_DIR") // keep the hub's and agents' logs there
+		if logDir == "" {
+			logDir = GinkgoT().TempDir()
+		}
+		d, err = demo.Start(ctx, demo.Options{BinDir: bin, Out: GinkgoWriter, Forge: "gitea", LogDir: logDir})
 		DeferCleanup(func() {
 			if d != nil {
 				d.Stop()
@@ -116,13 +120,6 @@ var _ = Describe("a release from dev to prod", Ordered, func() {
 	It("applies a merged change in dev within 60s (promotion latency with webhooks)", func() {
 		waitCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
-		// dev-us joined with the previous It's context, which also ended the demo's stand-in
-		// for its kube-controller-manager: without one, the changed Deployment never rolls out.
-		for _, m := range d.Members {
-			if m.Stage == "dev" {
-				Expect(d.PlayControllerManager(waitCtx, m.Name)).To(Succeed())
-			}
-		}
 		p, err := d.PushRelease(ctx, "6.8.0")
 		Expect(err).NotTo(HaveOccurred())
 		took, err := p.Wait(waitCtx, 200*time.Millisecond, []demo.Milestone{p.Applied("dev")}, func(m demo.Milestone, took time.Duration, detail string) {
@@ -130,6 +127,68 @@ var _ = Describe("a release from dev to prod", Ordered, func() {
 		})
 		Expect(err).NotTo(HaveOccurred())
 		AddReportEntry("promotion latency: merge → dev applied with success", took["dev applied"].Round(100*time.Millisecond).String())
+	})
+
+	It("previews a pull request to the fleet repo on Gitea: gitfleet/render and a comment with the diff per cluster", func() {
+		pctx, cancel := context.WithTimeout(ctx, demo.StepTimeout)
+		defer cancel()
+		n, head, err := d.ProposeRelease(pctx, "podinfo-6.9.0", "6.9.0")
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			state, desc, err := d.CommitStatus(pctx, head, "gitfleet/render")
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(state).To(Equal("success"), "gitfleet/render: %s", desc)
+			g.Expect(desc).To(MatchRegexp(`^\d+ clusters? changes? \(vs main@[0-9a-f]{7}\)$`))
+		}, demo.StepTimeout, time.Second).Should(Succeed())
+		comments, err := d.Comments(pctx, n)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(comments).To(ContainElement(And(ContainSubstring("<!-- gitfleet:render -->"), ContainSubstring("6.9.0"))))
+	})
+
+	It("rolls prod back with gitfleet rollback, through a pull request merged on Gitea", func() {
+		rctx, cancel := context.WithTimeout(ctx, 2*demo.StepTimeout)
+		defer cancel()
+		step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(rctx, demo.StepTimeout/2) }
+		before, err := d.StageRevision(rctx, "prod")
+		Expect(err).NotTo(HaveOccurred())
+		oldImage, err := d.PodinfoImage(rctx, "prod-eu")
+		Expect(err).NotTo(HaveOccurred())
+
+		By("a new release reaches prod through its approval pull request")
+		p, err := d.PushRelease(rctx, "6.8.1")
+		Expect(err).NotTo(HaveOccurred())
+		sctx, scancel := step()
+		defer scancel()
+		_, err = p.Wait(sctx, 500*time.Millisecond, []demo.Milestone{p.PullRequest("prod")}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		n, err := d.ProdPR(rctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(d.MergePR(rctx, n)).To(Succeed())
+		actx, acancel := step()
+		defer acancel()
+		_, err = p.Wait(actx, 500*time.Millisecond, []demo.Milestone{p.Applied("prod")}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(d.PodinfoImage(rctx, "prod-eu")).To(HaveSuffix(":6.8.1"))
+
+		By("gitfleet rollback prod --to the revision prod held before; the pull request is merged")
+		n, out, err := d.Rollback(rctx, "prod", before[:7], "e2e: 6.8.1 misbehaves")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(ContainSubstring("dry revision " + before[:7]))
+		Expect(d.MergePR(rctx, n)).To(Succeed())
+		Eventually(func(g Gomega) {
+			rev, err := d.StageRevision(rctx, "prod")
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(rev).To(Equal(before))
+			g.Expect(d.PodinfoImage(rctx, "prod-eu")).To(Equal(oldImage))
+		}, demo.StepTimeout, time.Second).Should(Succeed())
+		Expect(d.WaitApplied(rctx, "prod-eu")).To(Succeed())
+
+		By("the rolled-back release is not proposed to prod again")
+		Consistently(func(g Gomega) {
+			open, err := d.OpenProdPRs(rctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(open).To(BeZero(), "open approval pull requests into env/prod")
+		}, 10*time.Second, time.Second).Should(Succeed())
 	})
 })
 
