@@ -24,6 +24,15 @@ const (
 	PromotionFailed PromotionPhase = "Failed"
 )
 
+// Finished reports whether a phase is final: Merged, Superseded, Rejected or Failed.
+func (p PromotionPhase) Finished() bool {
+	switch p {
+	case PromotionMerged, PromotionSuperseded, PromotionRejected, PromotionFailed:
+		return true
+	}
+	return false
+}
+
 // PromotionSpec asks to move a dry revision into a stage. The hub creates one per attempt;
 // `gitfleet promote` creates one by hand, and `gitfleet rollback` one with rollback set.
 // +kubebuilder:validation:XValidation:rule="!has(self.skipGates) || !self.skipGates || (has(self.skipGatesReason) && size(self.skipGatesReason) > 0)",message="skipGatesReason is required when skipGates is true"

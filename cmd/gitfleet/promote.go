@@ -8,11 +8,8 @@ import (
 	"io"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
@@ -52,7 +49,7 @@ func runPromote(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "error: --skip-gates needs --reason")
 		return 2
 	}
-	c, err := promotionClient(*pf.kubeconfig)
+	c, err := hubClient(*pf.kubeconfig)
 	if err != nil {
 		fmt.Fprintln(stderr, "error:", err)
 		return 1
@@ -101,7 +98,7 @@ func promote(ctx context.Context, c client.Client, ns, pipeline, stage, revision
 	// record: a new one gets a generated name; one still in progress is an error.
 	earlier := &fleetv1alpha1.Promotion{}
 	switch err := c.Get(ctx, client.ObjectKeyFromObject(promo), earlier); {
-	case err == nil && !finishedPhase(earlier.Status.Phase):
+	case err == nil && !earlier.Status.Phase.Finished():
 		return nil, fmt.Errorf("promotion %s of %s into %s is already in progress (phase %q)", earlier.Name, short(revision), stage, earlier.Status.Phase)
 	case err == nil:
 		promo.GenerateName, promo.Name = promo.Name+"-", ""
@@ -125,7 +122,7 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if code >= 0 {
 		return code
 	}
-	c, err := promotionClient(*pf.kubeconfig)
+	c, err := hubClient(*pf.kubeconfig)
 	if err != nil {
 		fmt.Fprintln(stderr, "error:", err)
 		return 1
@@ -188,15 +185,6 @@ func approve(ctx context.Context, c client.Client, ns, pipeline, stage string) (
 	return ref, nil
 }
 
-// finishedPhase reports whether a Promotion's phase is final.
-func finishedPhase(phase fleetv1alpha1.PromotionPhase) bool {
-	switch phase {
-	case fleetv1alpha1.PromotionMerged, fleetv1alpha1.PromotionSuperseded, fleetv1alpha1.PromotionRejected, fleetv1alpha1.PromotionFailed:
-		return true
-	}
-	return false
-}
-
 // parseStage parses flags and the one STAGE argument, before or among the flags
 // (gitfleet promote prod --skip-gates ... and gitfleet promote --skip-gates ... prod); code
 // is -1 to go on.
@@ -251,21 +239,4 @@ func statusOf(pipe *fleetv1alpha1.Pipeline, stage string) fleetv1alpha1.StageSta
 		}
 	}
 	return fleetv1alpha1.StageStatus{Name: stage}
-}
-
-// promotionClient is a hub client that can also read Secrets (the forge token).
-func promotionClient(kubeconfig string) (client.Client, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("loading the hub kubeconfig: %w", err)
-	}
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{fleetv1alpha1.AddToScheme, corev1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			return nil, err
-		}
-	}
-	return client.New(cfg, client.Options{Scheme: scheme})
 }

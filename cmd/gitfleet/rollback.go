@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"time"
 
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -43,7 +44,7 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "error: --to needs a commit SHA of the stage's branch or a dry revision (7 to 64 lowercase hex characters)")
 		return 2
 	}
-	c, err := promotionClient(*pf.kubeconfig)
+	c, err := hubClient(*pf.kubeconfig)
 	if err != nil {
 		fmt.Fprintln(stderr, "error:", err)
 		return 1
@@ -131,10 +132,8 @@ func waitRollback(ctx context.Context, c client.Client, promo *fleetv1alpha1.Pro
 }
 
 func readyMessage(pr *fleetv1alpha1.Promotion) string {
-	for _, c := range pr.Status.Conditions {
-		if c.Type == fleetv1alpha1.ReadyCondition {
-			return c.Message
-		}
+	if c := apimeta.FindStatusCondition(pr.Status.Conditions, fleetv1alpha1.ReadyCondition); c != nil {
+		return c.Message
 	}
 	return ""
 }

@@ -461,7 +461,7 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 			promo = p.startPromotion(st.Name, from, g.candidate, g.outcome.Results)
 		}
 		if st.TargetRevision != "" {
-			if old := p.promotion(st.Name, st.TargetRevision); old != nil && !finished(old.Status.Phase) {
+			if old := p.promotion(st.Name, st.TargetRevision); old != nil && !old.Status.Phase.Finished() {
 				old.Status.SupersededBy = promo.Name
 				if old.Status.PullRequest != nil {
 					// The same pull request carries the newer revision.

@@ -31,15 +31,6 @@ func promotionName(pipeline, stage, rev string) string {
 	return pipeline + "-" + stage + "-" + rev
 }
 
-// finished reports whether a phase is final.
-func finished(phase fleetv1alpha1.PromotionPhase) bool {
-	switch phase {
-	case fleetv1alpha1.PromotionMerged, fleetv1alpha1.PromotionSuperseded, fleetv1alpha1.PromotionRejected, fleetv1alpha1.PromotionFailed:
-		return true
-	}
-	return false
-}
-
 // loadPromotions reads the pipeline's Promotions.
 func (r *PipelineReconciler) loadPromotions(ctx context.Context, p *pipelinePass) error {
 	var list fleetv1alpha1.PromotionList
@@ -93,7 +84,7 @@ func (p *pipelinePass) startPromotionOn(pr *fleetv1alpha1.Promotion, stage, from
 	name := promotionName(p.pipe.Name, stage, rev)
 	if pr != nil {
 		name = pr.Name
-		if finished(pr.Status.Phase) {
+		if pr.Status.Phase.Finished() {
 			pr.Status.PullRequest, pr.Status.RenderedCommit = nil, ""
 		}
 	} else {
@@ -182,7 +173,7 @@ func (r *PipelineReconciler) collectPromotions(ctx context.Context, p *pipelineP
 	}
 	byStage := map[string][]*fleetv1alpha1.Promotion{}
 	for _, pr := range p.promotions {
-		if finished(pr.Status.Phase) && pr.ResourceVersion != "" {
+		if pr.Status.Phase.Finished() && pr.ResourceVersion != "" {
 			byStage[pr.Spec.Stage] = append(byStage[pr.Spec.Stage], pr)
 		}
 	}

@@ -34,7 +34,7 @@ func RollbackBranch(stage string) string { return "gitfleet/rollback/" + stage }
 func (r *PipelineReconciler) rollBack(ctx context.Context, p *pipelinePass) error {
 	byStage := map[string][]*fleetv1alpha1.Promotion{}
 	for _, pr := range p.promotions {
-		if pr.Spec.Rollback != nil && !finished(pr.Status.Phase) {
+		if pr.Spec.Rollback != nil && !pr.Status.Phase.Finished() {
 			byStage[pr.Spec.Stage] = append(byStage[pr.Spec.Stage], pr)
 		}
 	}
@@ -330,7 +330,7 @@ func (p *pipelinePass) rolledBack(stage, rev string) *fleetv1alpha1.Promotion {
 // proposed, no revision is promoted into the stage (but by gitfleet promote --skip-gates).
 func (p *pipelinePass) rollingBack(stage string) *fleetv1alpha1.Promotion {
 	for _, pr := range p.promotions {
-		if pr.Spec.Rollback != nil && pr.Spec.Stage == stage && !finished(pr.Status.Phase) {
+		if pr.Spec.Rollback != nil && pr.Spec.Stage == stage && !pr.Status.Phase.Finished() {
 			return pr
 		}
 	}
