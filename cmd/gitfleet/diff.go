@@ -112,17 +112,7 @@ func renderRevision(ctx context.Context, repoDir, rev, fleetPath string) (map[st
 			}
 		}
 	}
-	var failures []string
-	for name, pp := range plan.Placements {
-		for c, cp := range pp.Clusters {
-			if cp.Err != nil {
-				failures = append(failures, fmt.Sprintf("%s on %s: %v", name, c, cp.Err))
-			}
-		}
-		if pp.Err != nil {
-			failures = append(failures, fmt.Sprintf("%s: %v", name, pp.Err))
-		}
-	}
+	failures := plan.Failures()
 	if len(failures) > 0 {
 		return nil, fmt.Errorf("%d renders failed: %s", len(failures), strings.Join(failures, "; "))
 	}

@@ -105,6 +105,17 @@ func (r *PreviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return result(forgeError("listing the pull requests into "+src.Spec.Branch, err), r.Poll)
 	}
 	sort.Slice(prs, func(i, j int) bool { return prs[i].Number < prs[j].Number })
+	// The branch head is rendered once per pass, for the first pull request that needs it.
+	var branch *previewBase
+	baseOf := func() (*previewBase, error) {
+		if branch == nil {
+			var err error
+			if branch, err = r.renderBase(ctx, src, base); err != nil {
+				return nil, err
+			}
+		}
+		return branch, nil
+	}
 	var errs []error
 	for _, pr := range prs {
 		if pr.Base != src.Spec.Branch || strings.HasPrefix(pr.Head, "gitfleet/") || pr.HeadSHA == "" {
@@ -120,7 +131,7 @@ func (r *PreviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			continue
 		}
 		if !done {
-			if err := r.preview(ctx, forge, src, pr, base); err != nil {
+			if err := r.preview(ctx, forge, src, pr, base, baseOf); err != nil {
 				errs = append(errs, fmt.Errorf("previewing #%d: %w", pr.Number, err))
 				continue
 			}
@@ -165,7 +176,7 @@ func (r *PreviewReconciler) alreadyReported(ctx context.Context, forge gitsource
 // preview renders one pull request and reports the outcome on the forge. A pull request
 // that cannot be rendered (bad YAML, a template error) is reported as a failure, not
 // returned: only failures to reach Git or the forge are errors.
-func (r *PreviewReconciler) preview(ctx context.Context, forge gitsource.Forge, src *fleetv1alpha1.GitSource, pr *gitsource.PullRequest, base string) error {
+func (r *PreviewReconciler) preview(ctx context.Context, forge gitsource.Forge, src *fleetv1alpha1.GitSource, pr *gitsource.PullRequest, base string, baseOf func() (*previewBase, error)) error {
 	log := ctrl.LoggerFrom(ctx).WithValues("pullRequest", pr.Number, "head", short(pr.HeadSHA))
 	suffix := statusSuffix(src.Spec.Branch, base)
 	report := func(sha string, state gitsource.CommitState, desc string) error {
@@ -196,30 +207,23 @@ func (r *PreviewReconciler) preview(ctx context.Context, forge gitsource.Forge, 
 		return withReason(fleetv1alpha1.FetchFailedReason, err)
 	}
 
-	f, err := r.Hydration.loadFleet(ctx, src)
-	if err != nil {
-		return err
+	b, err := baseOf()
+	if err != nil || b == nil {
+		return err // nil, nil: the branch's revision is not stored yet; the next fetch wakes us
 	}
-	if f == nil {
-		return nil // the branch's revision is not stored yet; the next fetch wakes us
-	}
-	fleet := *f
-	fleet.Memo = nil // previews leave hydration's memo alone
-	before := r.Hydration.planAt(ctx, src, &fleet, base)
-	after := r.Hydration.planAtRoot(ctx, src, &fleet, dir, head)
+	after := r.Hydration.planAtRoot(ctx, src, b.fleet, dir, head)
 	var problems []string
 	switch {
-	case before.err != nil:
-		problems = append(problems, fmt.Sprintf("%s itself does not render: %v", src.Spec.Branch, before.err))
+	case b.err != nil:
+		problems = append(problems, fmt.Sprintf("%s itself does not render: %v", src.Spec.Branch, b.err))
 	case after.err != nil:
 		problems = append(problems, after.err.Error())
 	default:
-		problems = renderFailures(after.plan)
+		problems = after.plan.Failures()
 	}
 	var changes []clusterChange
 	if len(problems) == 0 {
-		old := clusterFiles(before.plan, hydrate.SourceRef{Repository: gitsource.RedactURL(src.Spec.URL), Branch: src.Spec.Branch, Commit: base}, nil)
-		changes = diffTrees(old, clusterFiles(after.plan, hydrate.SourceRef{Repository: gitsource.RedactURL(src.Spec.URL), Branch: src.Spec.Branch, Commit: head}, old))
+		changes = diffTrees(b.files, clusterFiles(after.plan, hydrate.SourceRef{Repository: gitsource.RedactURL(src.Spec.URL), Branch: src.Spec.Branch, Commit: head}, b.files))
 	}
 	state, desc := gitsource.StateSuccess, "no cluster changes"
 	switch {
@@ -249,6 +253,32 @@ func (r *PreviewReconciler) preview(ctx context.Context, forge gitsource.Forge, 
 	return nil
 }
 
+// previewBase is the render of the branch head that pull requests are compared with.
+type previewBase struct {
+	// fleet is today's fleet (clusters, pipelines) without hydration's memo.
+	fleet *hydrate.Fleet
+	// files below clusters/ of every branch, or err when the branch head does not render.
+	files map[string][]byte
+	err   error
+}
+
+// renderBase renders the branch at its stored revision base; nil when the revision is not
+// stored yet.
+func (r *PreviewReconciler) renderBase(ctx context.Context, src *fleetv1alpha1.GitSource, base string) (*previewBase, error) {
+	f, err := r.Hydration.loadFleet(ctx, src)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	fleet := *f
+	fleet.Memo = nil // previews leave hydration's memo alone
+	rp := r.Hydration.planAt(ctx, src, &fleet, base)
+	if rp.err != nil {
+		return &previewBase{fleet: &fleet, err: rp.err}, nil
+	}
+	files := clusterFiles(rp.plan, hydrate.SourceRef{Repository: gitsource.RedactURL(src.Spec.URL), Branch: src.Spec.Branch, Commit: base}, nil)
+	return &previewBase{fleet: &fleet, files: files}, nil
+}
+
 // clusterFiles returns the files below clusters/ of every branch of a plan as they would
 // be written; an object whose content equals its file in current keeps that file (so a
 // new dry revision alone is not a change).
@@ -261,24 +291,6 @@ func clusterFiles(plan *hydrate.Plan, src hydrate.SourceRef, current map[string]
 			}
 		}
 	}
-	return out
-}
-
-// renderFailures lists what did not render in a plan, one line per placement or
-// placement-and-cluster, sorted.
-func renderFailures(plan *hydrate.Plan) []string {
-	var out []string
-	for name, pp := range plan.Placements {
-		if pp.Err != nil {
-			out = append(out, fmt.Sprintf("%s: %v", name, pp.Err))
-		}
-		for c, cp := range pp.Clusters {
-			if cp.Err != nil {
-				out = append(out, fmt.Sprintf("%s on %s: %v", name, c, cp.Err))
-			}
-		}
-	}
-	sort.Strings(out)
 	return out
 }
 

@@ -51,6 +51,24 @@ type Plan struct {
 	Branches map[string]*Branch
 }
 
+// Failures lists what did not render, one line per placement ("web: …") or placement
+// and cluster ("web on eu-1: …"), sorted.
+func (p *Plan) Failures() []string {
+	var out []string
+	for name, pp := range p.Placements {
+		if pp.Err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", name, pp.Err))
+		}
+		for c, cp := range pp.Clusters {
+			if cp.Err != nil {
+				out = append(out, fmt.Sprintf("%s on %s: %v", name, c, cp.Err))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // PlacementPlan is what happened to one placement.
 type PlacementPlan struct {
 	Placement *fleetv1alpha1.Placement
