@@ -13,6 +13,7 @@ import (
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/hub"
+	"github.com/gitfleet/gitfleet/test/gitserver"
 )
 
 // TestRevisionFleetObjects: with a fleetPath, hydration renders the Placements the stored
@@ -81,5 +82,55 @@ func TestRevisionFleetObjects(t *testing.T) {
 	}
 	if files := h.readBranch(t, "env/dev"); files["clusters/dev-1/hello/hello/configmap-hello.yaml"] == "" {
 		t.Errorf("env/dev lost hello as the revision declares it")
+	}
+}
+
+// TestLaterStageRendersItsRevisionsPlacements: a Placement added in a newer revision reaches
+// dev at once, but not staging, which still holds the older revision (it comes with that
+// revision's promotion).
+func TestLaterStageRendersItsRevisionsPlacements(t *testing.T) {
+	h := startHubWith(t, "testdata/promotion", hub.Options{PipelinePoll: time.Second})
+	ctx := context.Background()
+	heads, err := h.git.Branches(ctx, "fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev1 := heads["main"]
+	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 })
+	h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "staging", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 })
+
+	const extra = `apiVersion: fleet.gitfleet.dev/v1alpha1
+kind: Placement
+metadata:
+  name: extra
+spec:
+  sourceRef: {name: fleet}
+  directory: {path: apps/hello}
+  targetNamespace: extra
+  pipelineRef: {name: release}
+`
+	rev2 := h.push(t, gitserver.Commit{Files: map[string]string{"fleet/extra.yaml": extra}})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		dev := h.waitStage(t, "dev", func(fleetv1alpha1.StageStatus) bool { return true })
+		if _, ok := h.readBranch(t, "env/dev")["clusters/dev-1/extra/extra/configmap-hello.yaml"]; ok && dev.CurrentRevision == rev2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("env/dev did not get the placement added in %s", rev2[:7])
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Every hydration pass writes env/staging (at rev1) too; a few more passes for good measure.
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(300 * time.Millisecond) {
+		files := h.readBranch(t, "env/staging")
+		if sourceCommit(t, files) != rev1 {
+			t.Fatalf("env/staging moved to %s without a promotion", sourceCommit(t, files))
+		}
+		for p := range files {
+			if strings.Contains(p, "/extra/") {
+				t.Fatalf("env/staging (at %s) has %s, a placement of %s", rev1[:7], p, rev2[:7])
+			}
+		}
 	}
 }

@@ -129,21 +129,7 @@ func (r *HydrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, err
 	}
 	r.Snapshots.Pin(src.Namespace, hydrate.PinnedRevisions(fleet.Pipelines))
-	var plan *hydrate.Plan
-	if src.Spec.FleetPath != "" {
-		// The Placements and Overrides of the stored revision, not those applied to the
-		// API: the GitSource controller applies a new revision's objects before its status
-		// names that revision, and rendering them as the old revision would let a change
-		// reach stages that hold the old one (without its promotion, or its approval).
-		if rp := r.planAtRoot(ctx, src, fleet, fleet.Root, fleet.SourceCommit); rp.err == nil {
-			fleet, plan = rp.fleet, rp.plan
-		} else {
-			log.Info("rendering the fleet objects applied to the hub: those of the revision do not load", "revision", fleet.SourceCommit, "error", rp.err.Error())
-		}
-	}
-	if plan == nil {
-		plan = hydrate.Hydrate(ctx, fleet, r.Renderer)
-	}
+	plan := hydrate.Hydrate(ctx, fleet, r.Renderer)
 	r.Metrics.observeRender(src.Name, r.Clock.Now().Sub(start))
 
 	commits := r.writeBranches(ctx, src, fleet, plan)
@@ -199,12 +185,36 @@ func (r *HydrationReconciler) loadFleet(ctx context.Context, src *fleetv1alpha1.
 		}
 	}
 	sort.Slice(live, func(i, j int) bool { return live[i].Name < live[j].Name })
-	return &hydrate.Fleet{
+	f := &hydrate.Fleet{
 		Root:      r.Snapshots.Path(src.Namespace, src.Name, sha),
 		SourceURL: gitsource.RedactURL(src.Spec.URL), SourceBranch: src.Spec.Branch, SourceCommit: sha,
 		Placements: live, Overrides: overrides.Items, Pipelines: pipelines.Items, Clusters: clusters.Items,
 		Now: r.Clock.Now(), Memo: r.memo(client.ObjectKeyFromObject(src)),
-	}, nil
+	}
+	// The Placements and Overrides of the stored revision, not those applied to the hub:
+	// the GitSource controller applies a new revision's objects before its status names
+	// that revision, and rendering them as the old revision would let a change reach the
+	// stages that hold it (without its promotion, or its approval). When the revision's
+	// fleet objects do not load, the GitSource reports it and the applied ones are kept.
+	if err := fleetAt(src, f, f.Root); err != nil {
+		ctrl.LoggerFrom(ctx).Info("rendering the fleet objects applied to the hub", "revision", sha, "error", err.Error())
+	}
+	return f, nil
+}
+
+// fleetAt replaces f's Placements and Overrides of src with those the revision in root
+// declares (see placementsAt, overridesAt), when src has a fleetPath.
+func fleetAt(src *fleetv1alpha1.GitSource, f *hydrate.Fleet, root string) error {
+	if src.Spec.FleetPath == "" {
+		return nil
+	}
+	at, err := hydrate.LoadFleetDir(root, src.Spec.FleetPath)
+	if err != nil {
+		return err
+	}
+	f.Placements = placementsAt(src, at.Placements, f.Placements)
+	f.Overrides = overridesAt(src, at.Overrides, f.Overrides)
+	return nil
 }
 
 // branchCommit is the outcome of writing one branch.
@@ -303,13 +313,8 @@ func (r *HydrationReconciler) planAt(ctx context.Context, src *fleetv1alpha1.Git
 func (r *HydrationReconciler) planAtRoot(ctx context.Context, src *fleetv1alpha1.GitSource, head *hydrate.Fleet, root, rev string) *revisionPlan {
 	f := *head
 	f.Root, f.SourceCommit = root, rev
-	if src.Spec.FleetPath != "" {
-		at, err := hydrate.LoadFleetDir(root, src.Spec.FleetPath)
-		if err != nil {
-			return &revisionPlan{err: fmt.Errorf("fleet objects of revision %s: %w", short(rev), err)}
-		}
-		f.Placements = placementsAt(src, at.Placements, head.Placements)
-		f.Overrides = overridesAt(src, at.Overrides, head.Overrides)
+	if err := fleetAt(src, &f, root); err != nil {
+		return &revisionPlan{err: fmt.Errorf("fleet objects of revision %s: %w", short(rev), err)}
 	}
 	return &revisionPlan{fleet: &f, plan: hydrate.Hydrate(ctx, &f, r.Renderer)}
 }
@@ -329,6 +334,7 @@ func placementsAt(src *fleetv1alpha1.GitSource, declared, live []fleetv1alpha1.P
 			continue
 		}
 		p.Namespace = src.Namespace
+		p.Labels = withFleetSourceLabel(p.Labels, src.Name)
 		p.Status = status[p.Name]
 		out = append(out, p)
 	}
@@ -347,6 +353,7 @@ func overridesAt(src *fleetv1alpha1.GitSource, declared, live []fleetv1alpha1.Ov
 	var out []fleetv1alpha1.Override
 	for _, o := range declared {
 		o.Namespace = src.Namespace
+		o.Labels = withFleetSourceLabel(o.Labels, src.Name)
 		out = append(out, o)
 	}
 	for _, o := range live {
@@ -356,6 +363,17 @@ func overridesAt(src *fleetv1alpha1.GitSource, declared, live []fleetv1alpha1.Ov
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return dedupeByName(out, func(o fleetv1alpha1.Override) string { return o.Name })
+}
+
+// withFleetSourceLabel returns labels plus FleetSourceLabel=source, as applying the
+// object from the fleetPath sets them (a copy: declared objects share their maps).
+func withFleetSourceLabel(labels map[string]string, source string) map[string]string {
+	out := make(map[string]string, len(labels)+1)
+	for k, v := range labels {
+		out[k] = v
+	}
+	out[FleetSourceLabel] = source
+	return out
 }
 
 // dedupeByName keeps the first of each name in a sorted list (a declared object wins over
