@@ -440,26 +440,17 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 		if !ok || !g.outcome.Passed {
 			continue
 		}
-		if old := p.promotion(st.Name, g.candidate); old != nil && old.Status.Phase == fleetv1alpha1.PromotionRejected && forced == nil {
-			st.Message += "; " + short(g.candidate) + " was rejected; waiting for a newer revision"
-			continue
-		}
-		if rb := p.rollingBack(st.Name); rb != nil && forced == nil {
-			st.Message += "; " + short(g.candidate) + " waits: rollback " + rb.Name + " is in progress"
-			continue
-		}
-		if rb := p.rolledBack(st.Name, g.candidate); rb != nil && forced == nil {
-			st.Message += "; " + short(g.candidate) + " was rolled back (" + rb.Name + "); waiting for a newer revision"
-			continue
+		// A promotion made by hand (--skip-gates) is not held back, and carries the attempt.
+		record := forced
+		if forced == nil {
+			if why := p.heldBack(st.Name, g.candidate); why != "" {
+				st.Message += "; " + short(g.candidate) + " " + why
+				continue
+			}
+			record = p.promotion(st.Name, g.candidate)
 		}
 		from := p.pipe.Spec.Stages[i-1].Name
-		var promo *fleetv1alpha1.Promotion
-		if forced != nil {
-			// The record made by hand carries the attempt (and its reason).
-			promo = p.startPromotionOn(forced, st.Name, from, g.candidate, g.outcome.Results)
-		} else {
-			promo = p.startPromotion(st.Name, from, g.candidate, g.outcome.Results)
-		}
+		promo := p.startPromotionOn(record, st.Name, from, g.candidate, g.outcome.Results)
 		if st.TargetRevision != "" {
 			if old := p.promotion(st.Name, st.TargetRevision); old != nil && !old.Status.Phase.Finished() {
 				old.Status.SupersededBy = promo.Name

@@ -66,61 +66,26 @@ func (r *PipelineReconciler) failRollback(p *pipelinePass, pr *fleetv1alpha1.Pro
 }
 
 func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, promo *fleetv1alpha1.Promotion) error {
-	idx := -1
-	for i, s := range p.pipe.Spec.Stages {
-		if s.Name == promo.Spec.Stage {
-			idx = i
-		}
-	}
-	switch {
-	case idx < 0:
-		r.failRollback(p, promo, fmt.Sprintf("pipeline %s has no stage %s", p.pipe.Name, promo.Spec.Stage))
-		return nil
-	case idx == 0:
-		r.failRollback(p, promo, fmt.Sprintf("stage %s is rendered from the head of the fleet config repo: revert the change there (git revert) instead; a rollback of its branch would be overwritten by the next render", promo.Spec.Stage))
-		return nil
-	case p.url == "":
-		r.failRollback(p, promo, "no Placement uses pipeline "+p.pipe.Name+": there is no repository to roll back")
-		return nil
-	case p.forge == nil:
-		r.failRollback(p, promo, "a rollback is proposed as a pull request, but the GitSource of the stage's branches has no forge")
+	st, msg := p.rollbackStage(promo)
+	if msg != "" {
+		r.failRollback(p, promo, msg)
 		return nil
 	}
-	st := &p.pipe.Status.Stages[idx]
 	if promo.Status.Phase == "" {
 		now := metav1.NewTime(p.now)
 		promo.Status.Phase, promo.Status.StartTime = fleetv1alpha1.PromotionPending, &now
 		p.dirty[promo.Name] = true
 	}
 	headBranch := RollbackBranch(st.Name)
-
-	// An open pull request: follow it.
-	if ref := promo.Status.PullRequest; ref != nil {
-		pr, err := p.forge.GetPullRequest(ctx, int(ref.Number))
-		if err != nil {
-			return forgeError(fmt.Sprintf("reading rollback pull request #%d", ref.Number), err)
-		}
-		if pr.State == gitsource.PRClosed {
-			if pr.Merged {
-				if head, err := r.lsRemote(ctx, p, st.Branch); err == nil {
-					promo.Status.RenderedCommit = head
-				}
-				p.finishPromotion(promo, fleetv1alpha1.PromotionMerged, fmt.Sprintf("#%d merged: %s holds the tree of %s again", pr.Number, st.Branch, short(promo.Status.Rollback.RestoredCommit)))
-				st.Message = fmt.Sprintf("rolled back to %s by #%d; %s", short(promo.Status.Rollback.DryRevision), pr.Number, st.Message)
-				r.event(p.pipe, corev1.EventTypeNormal, "RolledBack", "%s: rolled back to %s by #%d", st.Name, short(promo.Status.Rollback.DryRevision), pr.Number)
-				ctrl.LoggerFrom(ctx).Info("rolled back", "stage", st.Name, "revision", promo.Status.Rollback.DryRevision, "pullRequest", pr.Number)
-			} else {
-				p.finishPromotion(promo, fleetv1alpha1.PromotionRejected, fmt.Sprintf("#%d was closed without merging", pr.Number))
-				r.event(p.pipe, corev1.EventTypeNormal, fleetv1alpha1.RejectedReason, "%s: rollback #%d closed without merging", st.Name, pr.Number)
-			}
-			p.wakeIn(r.InFlightPoll) // the branch is deleted by the next pass
-			return nil
-		}
+	if done, err := r.followRollback(ctx, p, st, promo); done || err != nil {
+		return err
 	}
 
-	// Resolve the commit to restore, once.
+	// Resolve the commit to restore, once; later passes read its tree back from the
+	// rollback branch.
+	var files map[string][]byte
 	if promo.Status.Rollback == nil {
-		res, msg, err := r.resolveRollback(ctx, p, st, promo.Spec.Rollback.To)
+		res, restored, msg, err := r.resolveRollback(ctx, p, st, promo.Spec.Rollback.To)
 		if err != nil {
 			return err
 		}
@@ -128,28 +93,30 @@ func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, 
 			r.failRollback(p, promo, msg)
 			return nil
 		}
-		promo.Status.Rollback = res
+		promo.Status.Rollback, files = res, restored
 		p.dirty[promo.Name] = true
 	}
 	rb := promo.Status.Rollback
 
 	// The rollback branch: the stage's head plus one commit restoring the earlier tree;
 	// rebuilt when the stage's branch moves, untouched otherwise.
-	files, err := r.rollbackFiles(ctx, p, st.Branch, headBranch, rb)
-	if err != nil {
-		return err
+	if files == nil {
+		var err error
+		if files, err = r.rollbackFiles(ctx, p, st.Branch, headBranch, rb); err != nil {
+			return err
+		}
 	}
 	if files == nil {
 		r.failRollback(p, promo, fmt.Sprintf("%s is no longer in the recent history of %s", short(rb.RestoredCommit), st.Branch))
 		return nil
 	}
-	msg := fmt.Sprintf("Roll back %s to %s\n\nRestores the rendered tree of %s (dry revision %s).", st.Name, short(rb.DryRevision), rb.RestoredCommit, rb.DryRevision)
+	message := fmt.Sprintf("Roll back %s to %s\n\nRestores the rendered tree of %s (dry revision %s).", st.Name, short(rb.DryRevision), rb.RestoredCommit, rb.DryRevision)
 	if promo.Spec.Rollback.Reason != "" {
-		msg += "\n\nReason: " + promo.Spec.Rollback.Reason
+		message += "\n\nReason: " + promo.Spec.Rollback.Reason
 	}
 	res, err := r.Writer.Write(ctx, gitsource.WriteRequest{
 		URL: p.url, Auth: p.auth, Branch: headBranch, BaseBranch: st.Branch, ResetToBase: true,
-		Files: files, Message: msg,
+		Files: files, Message: message,
 		Trailers: append(gitsource.StageTrailers(rb.DryRevision, st.Name), gitsource.Trailer{Key: TrailerRollbackOf, Value: rb.RestoredCommit}),
 	})
 	if err != nil {
@@ -195,16 +162,70 @@ func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, 
 	return nil
 }
 
+// rollbackStage returns the status of the stage a rollback is for, or why the stage cannot
+// be rolled back.
+func (p *pipelinePass) rollbackStage(promo *fleetv1alpha1.Promotion) (*fleetv1alpha1.StageStatus, string) {
+	idx := -1
+	for i, s := range p.pipe.Spec.Stages {
+		if s.Name == promo.Spec.Stage {
+			idx = i
+		}
+	}
+	switch {
+	case idx < 0:
+		return nil, fmt.Sprintf("pipeline %s has no stage %s", p.pipe.Name, promo.Spec.Stage)
+	case idx == 0:
+		return nil, fmt.Sprintf("stage %s is rendered from the head of the fleet config repo: revert the change there (git revert) instead; a rollback of its branch would be overwritten by the next render", promo.Spec.Stage)
+	case p.url == "":
+		return nil, "no Placement uses pipeline " + p.pipe.Name + ": there is no repository to roll back"
+	case p.forge == nil:
+		return nil, "a rollback is proposed as a pull request, but the GitSource of the stage's branches has no forge"
+	}
+	return &p.pipe.Status.Stages[idx], ""
+}
+
+// followRollback reads a rollback's open pull request; done is true once it was merged
+// (the Promotion is Merged) or closed (Rejected).
+func (r *PipelineReconciler) followRollback(ctx context.Context, p *pipelinePass, st *fleetv1alpha1.StageStatus, promo *fleetv1alpha1.Promotion) (bool, error) {
+	ref := promo.Status.PullRequest
+	if ref == nil {
+		return false, nil
+	}
+	pr, err := p.forge.GetPullRequest(ctx, int(ref.Number))
+	if err != nil {
+		return false, forgeError(fmt.Sprintf("reading rollback pull request #%d", ref.Number), err)
+	}
+	if pr.State != gitsource.PRClosed {
+		return false, nil
+	}
+	rb := promo.Status.Rollback
+	if pr.Merged {
+		if head, err := r.lsRemote(ctx, p, st.Branch); err == nil {
+			promo.Status.RenderedCommit = head
+		}
+		p.finishPromotion(promo, fleetv1alpha1.PromotionMerged, fmt.Sprintf("#%d merged: %s holds the tree of %s again", pr.Number, st.Branch, short(rb.RestoredCommit)))
+		st.Message = fmt.Sprintf("rolled back to %s by #%d; %s", short(rb.DryRevision), pr.Number, st.Message)
+		r.event(p.pipe, corev1.EventTypeNormal, "RolledBack", "%s: rolled back to %s by #%d", st.Name, short(rb.DryRevision), pr.Number)
+		ctrl.LoggerFrom(ctx).Info("rolled back", "stage", st.Name, "revision", rb.DryRevision, "pullRequest", pr.Number)
+	} else {
+		p.finishPromotion(promo, fleetv1alpha1.PromotionRejected, fmt.Sprintf("#%d was closed without merging", pr.Number))
+		r.event(p.pipe, corev1.EventTypeNormal, fleetv1alpha1.RejectedReason, "%s: rollback #%d closed without merging", st.Name, pr.Number)
+	}
+	p.wakeIn(r.InFlightPoll) // the branch is deleted by the next pass
+	return true, nil
+}
+
 // resolveRollback finds the commit of the stage's branch that `to` names: a commit whose
 // SHA starts with it, else the newest commit of the branch's mainline whose gitfleet.json
-// names a dry revision starting with it. msg explains a request that cannot be met.
-func (r *PipelineReconciler) resolveRollback(ctx context.Context, p *pipelinePass, st *fleetv1alpha1.StageStatus, to string) (res *fleetv1alpha1.RollbackStatus, msg string, err error) {
+// names a dry revision starting with it, and the files of that commit. msg explains a
+// request that cannot be met.
+func (r *PipelineReconciler) resolveRollback(ctx context.Context, p *pipelinePass, st *fleetv1alpha1.StageStatus, to string) (res *fleetv1alpha1.RollbackStatus, files map[string][]byte, msg string, err error) {
 	hist, err := gitsource.LoadHistory(ctx, p.url, st.Branch, p.auth, 0)
 	if errors.Is(err, gitsource.ErrBranchNotFound) {
-		return nil, fmt.Sprintf("stage %s has no branch %s yet: nothing to roll back", st.Name, st.Branch), nil
+		return nil, nil, fmt.Sprintf("stage %s has no branch %s yet: nothing to roll back", st.Name, st.Branch), nil
 	}
 	if err != nil {
-		return nil, "", withReason(fleetv1alpha1.FetchFailedReason, err)
+		return nil, nil, "", withReason(fleetv1alpha1.FetchFailedReason, err)
 	}
 	revisionOf := func(sha string) string {
 		files, err := hist.Files(sha, hydrate.MetadataFile)
@@ -220,11 +241,11 @@ func (r *PipelineReconciler) resolveRollback(ctx context.Context, p *pipelinePas
 	var target string
 	switch matches := hist.Lookup(to); {
 	case len(matches) > 1:
-		return nil, fmt.Sprintf("%s names %d commits of %s: give more characters", to, len(matches), st.Branch), nil
+		return nil, nil, fmt.Sprintf("%s names %d commits of %s: give more characters", to, len(matches), st.Branch), nil
 	case len(matches) == 1:
 		target = matches[0].SHA
 	case strings.HasPrefix(revisionOf(hist.Head), to):
-		return nil, fmt.Sprintf("%s already holds dry revision %s: nothing to roll back", st.Branch, short(revisionOf(hist.Head))), nil
+		return nil, nil, fmt.Sprintf("%s already holds dry revision %s: nothing to roll back", st.Branch, short(revisionOf(hist.Head))), nil
 	default:
 		for _, c := range hist.Commits {
 			if c.Mainline && c.SHA != hist.Head && strings.HasPrefix(revisionOf(c.SHA), to) {
@@ -238,23 +259,27 @@ func (r *PipelineReconciler) resolveRollback(ctx context.Context, p *pipelinePas
 		if !hist.Truncated {
 			scope = "the history of " + st.Branch
 		}
-		return nil, fmt.Sprintf("%s is neither a commit in %s nor a dry revision one of them was rendered from", to, scope), nil
+		return nil, nil, fmt.Sprintf("%s is neither a commit in %s nor a dry revision one of them was rendered from", to, scope), nil
 	}
 	dry := revisionOf(target)
 	if dry == "" {
-		return nil, fmt.Sprintf("commit %s of %s has no readable %s: it is not a render of gitfleet and cannot be restored", short(target), st.Branch, hydrate.MetadataFile), nil
+		return nil, nil, fmt.Sprintf("commit %s of %s has no readable %s: it is not a render of gitfleet and cannot be restored", short(target), st.Branch, hydrate.MetadataFile), nil
 	}
 	headTree, err1 := hist.Tree(hist.Head)
 	targetTree, err2 := hist.Tree(target)
 	if err1 == nil && err2 == nil && headTree == targetTree {
-		return nil, fmt.Sprintf("%s already holds the tree of %s (dry revision %s): nothing to roll back", st.Branch, short(target), short(dry)), nil
+		return nil, nil, fmt.Sprintf("%s already holds the tree of %s (dry revision %s): nothing to roll back", st.Branch, short(target), short(dry)), nil
 	}
 	// What the branch holds now (the pipeline's status may not have seen a merge yet).
 	held := revisionOf(hist.Head)
 	if held == "" {
 		held = st.CurrentRevision
 	}
-	return &fleetv1alpha1.RollbackStatus{RestoredCommit: target, DryRevision: dry, RolledBackRevision: held}, "", nil
+	files, err = hist.Files(target, "")
+	if err != nil {
+		return nil, nil, "", withReason(fleetv1alpha1.FetchFailedReason, err)
+	}
+	return &fleetv1alpha1.RollbackStatus{RestoredCommit: target, DryRevision: dry, RolledBackRevision: held}, files, "", nil
 }
 
 // rollbackFiles returns the whole tree to restore: from the rollback branch when it already
@@ -313,6 +338,22 @@ func (r *PipelineReconciler) rollbackBody(p *pipelinePass, st *fleetv1alpha1.Sta
 	writeChanges(&b, changes)
 	fmt.Fprintf(&b, "\n<sub>gitfleet: head %s of `%s`, Promotion `%s`.</sub>\n", short(head), RollbackBranch(st.Name), promo.Name)
 	return b.String()
+}
+
+// heldBack says why rev, which passed the gates of stage, is not promoted into it; ""
+// when nothing holds it back. Its pull request was closed unmerged (rejected), a rollback
+// of the stage is open, or a merged rollback took rev out of the stage.
+func (p *pipelinePass) heldBack(stage, rev string) string {
+	if old := p.promotion(stage, rev); old != nil && old.Status.Phase == fleetv1alpha1.PromotionRejected {
+		return "was rejected; waiting for a newer revision"
+	}
+	if rb := p.rollingBack(stage); rb != nil {
+		return "waits: rollback " + rb.Name + " is in progress"
+	}
+	if rb := p.rolledBack(stage, rev); rb != nil {
+		return "was rolled back (" + rb.Name + "); waiting for a newer revision"
+	}
+	return ""
 }
 
 // rolledBack returns the merged rollback of stage that rolled rev back, nil if none.
