@@ -24,15 +24,9 @@ import (
 // that does not render as a failure, ignores pull requests into other branches, and writes
 // nothing to the environment branches.
 func TestPullRequestPreview(t *testing.T) {
-	addr := freeAddr(t)
-	h := startHubWith(t, "testdata/promotion", hub.Options{WebhookAddr: addr, PreviewPoll: time.Second})
+	h, gh, api := startHubOnGitHub(t, hub.Options{PreviewPoll: time.Second})
 	ctx := context.Background()
-	gh := h.withGitHub(t, "http://"+addr+hub.WebhookPathPrefix+h.ns+"/fleet")
-	api, err := gitsource.NewGitHub(gh.URL(), "fleet/config", forge.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		src := &fleetv1alpha1.GitSource{}
 		if err := h.c.Get(ctx, client.ObjectKey{Namespace: h.ns, Name: "fleet"}, src); err != nil {
 			return err

@@ -59,14 +59,8 @@ spec:
 // once it passed the same gates.
 func TestPullRequestPromotion(t *testing.T) {
 	// The poll is long: a merge, a close and the agents' reports arrive by webhook and watch.
-	addr := freeAddr(t)
-	h := startHubWith(t, "testdata/promotion", hub.Options{PipelinePoll: 5 * time.Minute, WebhookAddr: addr})
+	h, gh, api := startHubOnGitHub(t, hub.Options{PipelinePoll: 5 * time.Minute})
 	ctx := context.Background()
-	gh := h.withGitHub(t, "http://"+addr+hub.WebhookPathPrefix+h.ns+"/fleet")
-	api, err := gitsource.NewGitHub(gh.URL(), "fleet/config", forge.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rev1 := h.push(t, gitserver.Commit{Files: map[string]string{
 		"fleet/pipeline.yaml": prPipeline,
 		"fleet/clusters.yaml": mustRead(t, "testdata/promotion/fleet/clusters.yaml") + prodCluster,
@@ -238,6 +232,27 @@ func TestPullRequestPromotion(t *testing.T) {
 			t.Errorf("prod Promotions = %v, want the 2 newest finished ones (promotionHistoryLimit 2) and the open one", names)
 		}
 	})
+}
+
+// startHubOnGitHub starts the hub on testdata/promotion with the GitHub API double (see
+// withGitHub) delivering its webhooks to the hub's receiver, and returns a client of the
+// double for the test to act as people do (merge, close, post statuses).
+func startHubOnGitHub(t *testing.T, opts hub.Options) (*hubEnv, *forge.Server, *gitsource.GitHub) {
+	t.Helper()
+	opts.WebhookAddr = freeAddr(t)
+	h := startHubWith(t, "testdata/promotion", opts)
+	gh := h.withGitHub(t, "http://"+opts.WebhookAddr+hub.WebhookPathPrefix+h.ns+"/fleet")
+	return h, gh, githubClient(t, gh)
+}
+
+// githubClient is a client of the double's fleet/config repository.
+func githubClient(t *testing.T, gh *forge.Server) *gitsource.GitHub {
+	t.Helper()
+	api, err := gitsource.NewGitHub(gh.URL(), "fleet/config", forge.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api
 }
 
 // withGitHub starts the GitHub API double over the hub's fleet repo (its branches read live

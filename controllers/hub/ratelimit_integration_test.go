@@ -27,17 +27,11 @@ import (
 // waited out inside the forge client; a rate-limited status on a dry commit does not hold
 // the promotion up and is posted after the reset.
 func TestPromotionRateLimits(t *testing.T) {
-	addr := freeAddr(t)
 	// The poll is long, so that only a retry the hub schedules itself brings it back after
 	// a reset. MaxWait is short, so that a limit a few seconds away is not waited inline.
-	h := startHubWith(t, "testdata/promotion", hub.Options{PipelinePoll: 5 * time.Minute, WebhookAddr: addr,
+	h, gh, api := startHubOnGitHub(t, hub.Options{PipelinePoll: 5 * time.Minute,
 		ForgeRetry: gitsource.RetryPolicy{MaxAttempts: 5, BaseDelay: 50 * time.Millisecond, MaxDelay: 500 * time.Millisecond, MaxWait: 2 * time.Second}})
 	ctx := context.Background()
-	gh := h.withGitHub(t, "http://"+addr+hub.WebhookPathPrefix+h.ns+"/fleet")
-	api, err := gitsource.NewGitHub(gh.URL(), "fleet/config", forge.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rev1 := h.push(t, gitserver.Commit{Files: map[string]string{
 		"fleet/pipeline.yaml": prPipeline,
 		"fleet/clusters.yaml": mustRead(t, "testdata/promotion/fleet/clusters.yaml") + prodCluster,

@@ -15,8 +15,6 @@ import (
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/hub"
-	"github.com/gitfleet/gitfleet/gitsource"
-	"github.com/gitfleet/gitfleet/test/forge"
 	"github.com/gitfleet/gitfleet/test/gitserver"
 )
 
@@ -50,14 +48,8 @@ spec:
 // requests that cannot be met fail with a clear message; the branches of merged pull
 // requests are deleted.
 func TestRollback(t *testing.T) {
-	addr := freeAddr(t)
-	h := startHubWith(t, "testdata/promotion", hub.Options{PipelinePoll: time.Second, WebhookAddr: addr})
+	h, gh, api := startHubOnGitHub(t, hub.Options{PipelinePoll: time.Second})
 	ctx := context.Background()
-	gh := h.withGitHub(t, "http://"+addr+hub.WebhookPathPrefix+h.ns+"/fleet")
-	api, err := gitsource.NewGitHub(gh.URL(), "fleet/config", forge.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
 	hello := func(v string) string {
 		return strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hello "+v, 1)
 	}

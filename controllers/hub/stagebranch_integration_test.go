@@ -13,8 +13,6 @@ import (
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/hub"
-	"github.com/gitfleet/gitfleet/gitsource"
-	"github.com/gitfleet/gitfleet/test/forge"
 	"github.com/gitfleet/gitfleet/test/gitserver"
 )
 
@@ -26,10 +24,7 @@ func TestMergedStageBranchIsNotRenderedBack(t *testing.T) {
 	h := startHubWith(t, "testdata/promotion", hub.Options{PipelinePoll: 10 * time.Minute})
 	ctx := context.Background()
 	gh := h.withGitHub(t, "http://127.0.0.1:1/unused") // deliveries fail: the hub learns nothing by webhook
-	api, err := gitsource.NewGitHub(gh.URL(), "fleet/config", forge.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	api := githubClient(t, gh)
 	const prodHello = "clusters/prod-1/hello/hello/configmap-hello.yaml"
 	release := func(rev string, pr int) {
 		h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev })

@@ -51,14 +51,10 @@ type envMetadata struct {
 // podinfoValues is the Helm values line of the podinfo Placement in fleet/podinfo.yaml.
 var podinfoValues = regexp.MustCompile(`(?m)^(\s*)values: .*$`)
 
-// PushRelease commits a new podinfo image tag to main (the values of the podinfo Placement
-// in fleet/podinfo.yaml, which every cluster of every stage renders), as merging a
-// release's pull request would, and returns the Promotion of the new dry revision,
-// merged when the push completed. The hub hears of it through Gitea's push webhook.
-func (d *Demo) PushRelease(ctx context.Context, tag string) (*Promotion, error) {
-	if d.Gitea == nil {
-		return nil, errors.New("measuring promotions needs the demo's Gitea")
-	}
+// podinfoRelease returns the change of fleet/podinfo.yaml (on main) that sets podinfo's
+// image tag: the values of the podinfo Placement, which every cluster of every stage
+// renders.
+func (d *Demo) podinfoRelease(ctx context.Context, tag string) (map[string]string, error) {
 	const path = "fleet/podinfo.yaml"
 	files, err := gitserver.ReadBranch(ctx, d.RepoURL, d.auth(), "main")
 	if err != nil {
@@ -72,8 +68,22 @@ func (d *Demo) PushRelease(ctx context.Context, tag string) (*Promotion, error) 
 	if after == before {
 		return nil, fmt.Errorf("%s already has podinfo tag %s", path, tag)
 	}
-	sha, err := gitserver.Push(ctx, d.RepoURL, d.auth(), gitserver.Commit{Branch: "main", Message: "podinfo " + tag,
-		Files: map[string]string{path: after}})
+	return map[string]string{path: after}, nil
+}
+
+// PushRelease commits a new podinfo image tag to main (the values of the podinfo Placement
+// in fleet/podinfo.yaml, which every cluster of every stage renders), as merging a
+// release's pull request would, and returns the Promotion of the new dry revision,
+// merged when the push completed. The hub hears of it through Gitea's push webhook.
+func (d *Demo) PushRelease(ctx context.Context, tag string) (*Promotion, error) {
+	if d.Gitea == nil {
+		return nil, errors.New("measuring promotions needs the demo's Gitea")
+	}
+	release, err := d.podinfoRelease(ctx, tag)
+	if err != nil {
+		return nil, err
+	}
+	sha, err := gitserver.Push(ctx, d.RepoURL, d.auth(), gitserver.Commit{Branch: "main", Message: "podinfo " + tag, Files: release})
 	if err != nil {
 		return nil, err
 	}

@@ -89,14 +89,11 @@ func (d *Demo) MergePR(ctx context.Context, number int) error {
 // request into main on Gitea, as someone proposing a release does. It returns the pull
 // request's number and head commit.
 func (d *Demo) ProposeRelease(ctx context.Context, branch, tag string) (int, string, error) {
-	const path = "fleet/podinfo.yaml"
-	files, err := gitserver.ReadBranch(ctx, d.RepoURL, d.auth(), "main")
+	release, err := d.podinfoRelease(ctx, tag)
 	if err != nil {
 		return 0, "", err
 	}
-	after := podinfoValues.ReplaceAllString(files[path], fmt.Sprintf(`${1}values: {replicas: 2, image: {tag: %q}}`, tag))
-	head, err := gitserver.Push(ctx, d.RepoURL, d.auth(), gitserver.Commit{Branch: branch, From: "main", Message: "podinfo " + tag,
-		Files: map[string]string{path: after}})
+	head, err := gitserver.Push(ctx, d.RepoURL, d.auth(), gitserver.Commit{Branch: branch, From: "main", Message: "podinfo " + tag, Files: release})
 	if err != nil {
 		return 0, "", err
 	}

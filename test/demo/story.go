@@ -238,28 +238,18 @@ func (d *Demo) PrintStatus(ctx context.Context) {
 
 // giteaStatus reads a commit status of a branch head on Gitea, for the progress output.
 func (d *Demo) giteaStatus(ctx context.Context, sha, context string) string {
-	var out []struct {
-		Context     string `json:"context"`
-		Status      string `json:"status"`
-		Description string `json:"description"`
-	}
+	state, desc := "", ""
 	// The agent posts asynchronously: give it a few seconds.
-	for i := 0; i < 20; i++ {
-		if err := d.Gitea.Do(ctx, "GET", "repos/"+d.Repo+"/statuses/"+sha, nil, &out); err == nil {
-			for _, s := range out {
-				if s.Context == context && s.Status == "success" {
-					return s.Status + ": " + s.Description
-				}
-			}
+	for i := 0; i < 20 && state != "success"; i++ {
+		if i > 0 {
+			time.Sleep(250 * time.Millisecond)
 		}
-		time.Sleep(250 * time.Millisecond)
+		state, desc, _ = d.CommitStatus(ctx, sha, context)
 	}
-	for _, s := range out {
-		if s.Context == context {
-			return s.Status + ": " + s.Description
-		}
+	if state == "" {
+		return "not posted yet"
 	}
-	return "not posted yet"
+	return state + ": " + desc
 }
 
 // head returns a branch's head commit in the fleet repo.
