@@ -2,6 +2,7 @@ package hub
 
 import (
 	"errors"
+	"reflect"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -81,17 +82,64 @@ func reasonOf(err error) string {
 	return fleetv1alpha1.FailedReason
 }
 
-// result turns the outcome of a pass into what controller-runtime should do next.
+// result turns the outcome of a pass into what controller-runtime should do next. A pass
+// may fail in several independent ways at once (errors.Join of one per stage, branch or
+// pull request); each part keeps its own meaning:
+//   - any transient part: the error is returned, so it is retried with backoff (a
+//     waiting or stalling part beside it must not delay it or stop its retries);
+//   - else any waiting part: retried after the shortest of their delays;
+//   - else (only stalling parts): a terminal error, no retry until the spec changes.
 func result(err error, requeueAfter time.Duration) (ctrl.Result, error) {
 	if err == nil {
 		return ctrl.Result{RequeueAfter: requeueAfter}, nil
 	}
-	var w *waitingError
-	if errors.As(err, &w) {
-		return ctrl.Result{RequeueAfter: w.delay}, nil
+	var delay time.Duration
+	waits, transient := false, false
+	for _, p := range errorParts(err) {
+		var w *waitingError
+		switch {
+		case errors.As(p, &w):
+			if !waits || w.delay < delay {
+				delay = w.delay
+			}
+			waits = true
+		case isStalling(p):
+		default:
+			transient = true
+		}
 	}
-	if isStalling(err) {
+	switch {
+	case transient:
+		return ctrl.Result{}, err
+	case waits:
+		return ctrl.Result{RequeueAfter: delay}, nil
+	default:
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
-	return ctrl.Result{}, err
+}
+
+// joinType is the type of the errors errors.Join returns.
+var joinType = reflect.TypeOf(errors.Join(errors.New("a"), errors.New("b")))
+
+// errorParts splits err into the independent failures errors.Join put together (also
+// when the join is wrapped, e.g. by fmt.Errorf("...: %w", joined)). Other errors with
+// several causes (render's error kinds, a fmt.Errorf with two %w) are one failure.
+func errorParts(err error) []error {
+	if err == nil {
+		return nil
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		switch e.(type) {
+		case *waitingError, *stallingError, *reasonedError:
+			return []error{err}
+		}
+		if reflect.TypeOf(e) == joinType {
+			var out []error
+			for _, c := range e.(interface{ Unwrap() []error }).Unwrap() {
+				out = append(out, errorParts(c)...)
+			}
+			return out
+		}
+	}
+	return []error{err}
 }

@@ -131,6 +131,7 @@ func (r *HydrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	r.Snapshots.Pin(src.Namespace, hydrate.PinnedRevisions(fleet.Pipelines))
 	plan := hydrate.Hydrate(ctx, fleet, r.Renderer)
 	r.Metrics.observeRender(src.Name, r.Clock.Now().Sub(start))
+	r.Metrics.observeFailures(plan)
 
 	commits := r.writeBranches(ctx, src, fleet, plan)
 	r.notifyPipelines(fleet, commits)
@@ -461,7 +462,6 @@ func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha
 		Author:   r.Committer,
 	})
 	if err != nil {
-		r.Metrics.countError(fleetv1alpha1.CommitFailedReason)
 		return "", false, fmt.Errorf("writing %s: %w", branch, err)
 	}
 	if skipped != "" {

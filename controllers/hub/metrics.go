@@ -3,6 +3,8 @@ package hub
 import (
 	"time"
 
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/render"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,7 +51,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "gitfleet_hub_commits_total", Help: "Commits pushed to environment branches.",
 		}, []string{"branch"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gitfleet_hub_errors_total", Help: "Errors by condition reason (RenderFailed, OverrideFailed, CommitFailed, FetchFailed...).",
+			Name: "gitfleet_hub_errors_total", Help: "Failures by condition reason (RenderFailed, OverrideFailed, CommitFailed, FetchFailed, ForgeUnavailable...), one per failed part of a pass: a (placement, cluster) render, a branch write, a fetch, a forge call.",
 		}, []string{"reason"}),
 	}
 	reg.MustRegister(m.reconcileDuration, m.fetchDuration, m.renderDuration, m.commitDuration,
@@ -69,8 +71,8 @@ func (m *Metrics) observeReconcile(controller string, start time.Time, err error
 		return
 	}
 	m.reconcileDuration.WithLabelValues(controller, resultLabel(err)).Observe(time.Since(start).Seconds())
-	if err != nil {
-		m.errors.WithLabelValues(reasonOf(err)).Inc()
+	for _, part := range errorParts(err) {
+		m.errors.WithLabelValues(reasonOf(part)).Inc()
 	}
 }
 
@@ -114,9 +116,21 @@ func (m *Metrics) watchCache(c *render.Cache) {
 	)
 }
 
-func (m *Metrics) countError(reason string) {
+// observeFailures counts the placements and (placement, cluster) pairs of a hydration
+// pass that failed to schedule or render, by reason; they are reported on the Placements,
+// not returned as the pass's error.
+func (m *Metrics) observeFailures(plan *hydrate.Plan) {
 	if m == nil {
 		return
 	}
-	m.errors.WithLabelValues(reason).Inc()
+	for _, pp := range plan.Placements {
+		if pp.Err != nil { // the Placement reports it as DependencyNotReady
+			m.errors.WithLabelValues(fleetv1alpha1.DependencyNotReadyReason).Inc()
+		}
+		for _, cp := range pp.Clusters {
+			if cp.Err != nil {
+				m.errors.WithLabelValues(render.Reason(cp.Err)).Inc()
+			}
+		}
+	}
 }
