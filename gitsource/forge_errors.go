@@ -173,3 +173,27 @@ func errorMessage(er *github.ErrorResponse) string {
 	}
 	return msg
 }
+
+// Bounds of RateLimitDelay.
+const (
+	minRateLimitDelay = time.Second
+	maxRateLimitDelay = time.Hour
+	// unknownRateLimitDelay is the wait when the forge did not say when its limit resets.
+	unknownRateLimitDelay = time.Minute
+)
+
+// RateLimitDelay reports whether err is a forge rate limit (ErrRateLimited) and, if so,
+// how long to wait before calling the forge again: until the announced reset plus a
+// second (forges give reset times to the second), within [1s, 1h]; a minute when the forge
+// did not say. Callers wait that long instead of backing off, so a rate-limited client
+// does not spend the next window's requests on retries.
+func RateLimitDelay(err error, now time.Time) (time.Duration, bool) {
+	if !errors.Is(err, ErrRateLimited) {
+		return 0, false
+	}
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.ResetAt.IsZero() {
+		return unknownRateLimitDelay, true
+	}
+	return min(max(apiErr.ResetAt.Sub(now)+time.Second, minRateLimitDelay), maxRateLimitDelay), true
+}

@@ -61,7 +61,7 @@ type statusReporter struct {
 	posted    map[string]desiredStatus // by sha
 	checked   map[string]bool          // shas whose status on the forge was read
 	lastErr   error
-	onError   func(error)
+	onError   func(err error, retryIn time.Duration)
 	onRecover func()
 
 	wake   chan struct{}
@@ -141,21 +141,28 @@ func (s *statusReporter) run() {
 		err := s.post(forge, ctxName, target, st)
 		s.mu.Lock()
 		if err != nil {
-			// Keep only the newest status; retry it later.
+			// Keep only the newest status; retry it later: when a rate limit resets, or
+			// with backoff.
 			s.queue = s.queue[len(s.queue)-1:]
-			first := s.lastErr == nil
+			wait, limited := gitsource.RateLimitDelay(err, s.clock.Now())
+			// People hear of the first failure, and again when it turns into (or out of)
+			// a rate limit.
+			tell := s.lastErr == nil || limited != errors.Is(s.lastErr, gitsource.ErrRateLimited)
 			s.lastErr = err
 			onErr := s.onError
 			s.mu.Unlock()
-			if first && onErr != nil {
-				onErr(err)
+			if !limited {
+				wait = backoff
+				backoff = min(backoff*2, postRetryMax)
+			}
+			if tell && onErr != nil {
+				onErr(err, wait)
 			}
 			select {
-			case <-time.After(backoff):
+			case <-time.After(wait):
 			case <-s.done:
 				return
 			}
-			backoff = min(backoff*2, postRetryMax)
 			continue
 		}
 		backoff = postRetryFirst
@@ -264,7 +271,12 @@ func (r *Reconciler) configureForge(ctx context.Context, p *pass) bool {
 	rep.configure(f, key, StatusContextPrefix+cs.Spec.ClusterName, fs.TargetURL)
 	cs0 := cs.DeepCopy()
 	rep.mu.Lock()
-	rep.onError = func(err error) {
+	rep.onError = func(err error, retryIn time.Duration) {
+		if errors.Is(err, gitsource.ErrRateLimited) {
+			r.event(cs0, "Warning", v1alpha1.ForgeRateLimitedReason, "PostStatus", "commit status not posted: the forge's rate limit is exhausted; retrying in %s: %s",
+				retryIn.Round(time.Second), oneLine(err.Error()))
+			return
+		}
 		r.event(cs0, "Warning", v1alpha1.ForgeUnavailableReason, "PostStatus", "commit status not posted yet, retrying: %s", oneLine(err.Error()))
 	}
 	rep.onRecover = func() {

@@ -67,36 +67,22 @@ func ForgeForSource(ctx context.Context, c client.Reader, src *fleetv1alpha1.Git
 
 // forgeError marks a forge failure. A rate limit the forge client did not wait out
 // (gitsource.ErrRateLimited) is a waiting error, Ready=False ForgeRateLimited, retried
-// once the limit resets (see rateLimitDelay); anything else is retried with backoff,
-// Ready=False ForgeUnavailable.
+// once the limit resets (see gitsource.RateLimitDelay); anything else is retried with
+// backoff, Ready=False ForgeUnavailable.
 func forgeError(what string, err error) error {
 	err = fmt.Errorf("%s: %w", what, err)
-	if !errors.Is(err, gitsource.ErrRateLimited) {
+	delay, limited := gitsource.RateLimitDelay(err, time.Now())
+	if !limited {
 		return withReason(fleetv1alpha1.ForgeUnavailableReason, err)
 	}
-	var apiErr *gitsource.APIError
-	if !errors.As(err, &apiErr) || apiErr.ResetAt.IsZero() {
-		return waiting(fleetv1alpha1.ForgeRateLimitedReason, unknownRateLimitDelay, err)
-	}
 	// The message says when the limit resets, also when the forge gave a duration.
-	if at := apiErr.ResetAt.UTC().Format("15:04:05Z"); apiErr.RetryAfter != at {
-		err = fmt.Errorf("%w (resets at %s)", err, at)
+	var apiErr *gitsource.APIError
+	if errors.As(err, &apiErr) && !apiErr.ResetAt.IsZero() {
+		if at := apiErr.ResetAt.UTC().Format("15:04:05Z"); apiErr.RetryAfter != at {
+			err = fmt.Errorf("%w (resets at %s)", err, at)
+		}
 	}
-	return waiting(fleetv1alpha1.ForgeRateLimitedReason, rateLimitDelay(apiErr.ResetAt, time.Now()), err)
-}
-
-// Bounds of the wait for a forge rate limit to reset.
-const (
-	minRateLimitDelay     = time.Second
-	maxRateLimitDelay     = time.Hour
-	unknownRateLimitDelay = time.Minute
-)
-
-// rateLimitDelay is how long to wait for a forge rate limit resetting at resetAt: until
-// then plus a second (the forge's reset times have one-second resolution), within
-// [1s, 1h].
-func rateLimitDelay(resetAt, now time.Time) time.Duration {
-	return min(max(resetAt.Sub(now)+time.Second, minRateLimitDelay), maxRateLimitDelay)
+	return waiting(fleetv1alpha1.ForgeRateLimitedReason, delay, err)
 }
 
 // syncPullRequests keeps the approval pull request of every PullRequest stage with a
