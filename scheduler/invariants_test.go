@@ -216,7 +216,7 @@ func oracleFeasible(p v1alpha1.PlacementPolicy, mc *v1alpha1.MemberCluster, sele
 		return false
 	}
 	kept := p.PlacementType == v1alpha1.PickAll && selectedBefore
-	if grace := mc.Spec.HeartbeatGracePeriod.Duration; grace > 0 {
+	if grace := mc.Spec.HeartbeatGrace(); grace > 0 {
 		if hb := mc.Status.LastHeartbeatTime; !kept && (hb == nil || fx.Now.Sub(hb.Time) > grace) {
 			return false
 		}

@@ -1,8 +1,13 @@
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
+
+// DefaultGitSourceInterval is spec.interval's default.
+const DefaultGitSourceInterval = time.Minute
 
 // GitSourceSpec says which repository and branch the hub follows.
 // +kubebuilder:validation:XValidation:rule="!has(self.previewPullRequests) || !self.previewPullRequests || (has(self.forge) && has(self.forge.type) && self.forge.type != 'none')",message="previewPullRequests needs a forge (forge.type github or gitea)"
@@ -126,3 +131,12 @@ func (in *GitSource) GetConditions() []metav1.Condition { return in.Status.Condi
 
 // SetConditions sets the status conditions.
 func (in *GitSource) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// FetchInterval is spec.interval, or DefaultGitSourceInterval when it is zero: a Go client
+// that leaves the field out sends 0s, which the API server's default does not replace.
+func (in *GitSource) FetchInterval() time.Duration {
+	if in.Spec.Interval.Duration <= 0 {
+		return DefaultGitSourceInterval
+	}
+	return in.Spec.Interval.Duration
+}

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -72,7 +74,7 @@ type MemberClusterSpec struct {
 	// +kubebuilder:default="5m"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
-	HeartbeatGracePeriod metav1.Duration `json:"heartbeatGracePeriod,omitempty"`
+	HeartbeatGracePeriod *metav1.Duration `json:"heartbeatGracePeriod,omitempty"`
 	// kubernetesVersion, when set, is used for Helm's .Capabilities until the agent
 	// reports the real one.
 	// +optional
@@ -203,3 +205,13 @@ func (in *MemberCluster) GetConditions() []metav1.Condition { return in.Status.C
 
 // SetConditions sets the status conditions.
 func (in *MemberCluster) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// HeartbeatGrace is spec.heartbeatGracePeriod; 0 (no heartbeat check) when it is unset,
+// which only happens to objects the API server did not default (built in memory, e.g.
+// read from fleet files by gitfleet render): the server sets 5m.
+func (s *MemberClusterSpec) HeartbeatGrace() time.Duration {
+	if s.HeartbeatGracePeriod == nil {
+		return 0
+	}
+	return s.HeartbeatGracePeriod.Duration
+}

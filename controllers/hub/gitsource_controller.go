@@ -77,7 +77,7 @@ func (r *GitSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", perr))
 		}
 		r.Metrics.observeReconcile("gitsource", start, err)
-		res, retErr = result(errors.Join(err, retErr), jitter(src.Spec.Interval.Duration))
+		res, retErr = result(errors.Join(err, retErr), jitter(src.FetchInterval()))
 	}()
 
 	markReconciling(src, "fetching "+src.Spec.Branch)
@@ -105,7 +105,7 @@ func (r *GitSourceReconciler) fetch(ctx context.Context, src *fleetv1alpha1.GitS
 	auth, err := r.auth(ctx, src)
 	if err != nil {
 		setCondition(src, fleetv1alpha1.FetchedCondition, metav1.ConditionFalse, fleetv1alpha1.AuthenticationFailedReason, err.Error())
-		return nil, waiting(fleetv1alpha1.AuthenticationFailedReason, src.Spec.Interval.Duration, err)
+		return nil, waiting(fleetv1alpha1.AuthenticationFailedReason, src.FetchInterval(), err)
 	}
 	timeout := time.Minute
 	if src.Spec.Timeout != nil {
@@ -127,7 +127,7 @@ func (r *GitSourceReconciler) fetch(ctx context.Context, src *fleetv1alpha1.GitS
 		setCondition(src, fleetv1alpha1.FetchedCondition, metav1.ConditionFalse, reason, err.Error())
 		r.event(src, corev1.EventTypeWarning, reason, err.Error())
 		// Retried at the interval: a flaky network or fixed credentials recover by themselves.
-		return nil, waiting(reason, src.Spec.Interval.Duration, err)
+		return nil, waiting(reason, src.FetchInterval(), err)
 	}
 	setCondition(src, fleetv1alpha1.FetchedCondition, metav1.ConditionTrue, fleetv1alpha1.SucceededReason, "fetched "+co.Revision)
 	return co, nil
@@ -157,7 +157,7 @@ func (r *GitSourceReconciler) reconcileFleet(ctx context.Context, src *fleetv1al
 		if readErr != nil && objs == nil {
 			setCondition(src, fleetv1alpha1.FleetAppliedCondition, metav1.ConditionFalse, fleetv1alpha1.InvalidFleetObjectReason, readErr.Error())
 			// Git content errors are fixed by a new commit: keep polling at the interval.
-			return waiting(fleetv1alpha1.InvalidFleetObjectReason, src.Spec.Interval.Duration, readErr)
+			return waiting(fleetv1alpha1.InvalidFleetObjectReason, src.FetchInterval(), readErr)
 		}
 	}
 	inv, err := applyFleet(ctx, r.Client, src, objs, readErr)
@@ -165,7 +165,7 @@ func (r *GitSourceReconciler) reconcileFleet(ctx context.Context, src *fleetv1al
 	if err != nil {
 		setCondition(src, fleetv1alpha1.FleetAppliedCondition, metav1.ConditionFalse, fleetv1alpha1.InvalidFleetObjectReason, err.Error())
 		r.event(src, corev1.EventTypeWarning, fleetv1alpha1.InvalidFleetObjectReason, err.Error())
-		return waiting(fleetv1alpha1.InvalidFleetObjectReason, src.Spec.Interval.Duration, err)
+		return waiting(fleetv1alpha1.InvalidFleetObjectReason, src.FetchInterval(), err)
 	}
 	setCondition(src, fleetv1alpha1.FleetAppliedCondition, metav1.ConditionTrue, fleetv1alpha1.SucceededReason,
 		fmt.Sprintf("applied %d objects from %s", len(inv), src.Spec.FleetPath))

@@ -80,7 +80,7 @@ func JoinedStatus(mc *fleetv1alpha1.MemberCluster, now time.Time) (metav1.Condit
 	if !mc.DeletionTimestamp.IsZero() {
 		return metav1.ConditionFalse, fleetv1alpha1.LeftReason, "the MemberCluster is being deleted", 0
 	}
-	grace := mc.Spec.HeartbeatGracePeriod.Duration
+	grace := mc.Spec.HeartbeatGrace()
 	if grace <= 0 {
 		return metav1.ConditionTrue, fleetv1alpha1.SucceededReason, "joined (heartbeat check disabled)", 0
 	}

@@ -6,11 +6,14 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/test/envtest"
 )
 
@@ -324,5 +327,30 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTypedClientDefaults: objects created with the Go types, leaving durations out, get
+// the documented defaults (or behave as if they had them): a non-pointer duration is sent
+// as 0s, which the API server's default does not replace.
+func TestTypedClientDefaults(t *testing.T) {
+	ctx := context.Background()
+	ns := envtest.NewNamespace(t, hub.Client)
+	mc := &fleetv1alpha1.MemberCluster{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: ns}}
+	must(t, hub.Client.Create(ctx, mc, client.DryRunAll))
+	if got := mc.Spec.HeartbeatGrace(); got != 5*time.Minute {
+		t.Errorf("MemberCluster heartbeat grace period = %s, want the 5m default", got)
+	}
+	off := &fleetv1alpha1.MemberCluster{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: ns},
+		Spec: fleetv1alpha1.MemberClusterSpec{HeartbeatGracePeriod: &metav1.Duration{}}}
+	must(t, hub.Client.Create(ctx, off, client.DryRunAll))
+	if got := off.Spec.HeartbeatGrace(); got != 0 {
+		t.Errorf("MemberCluster heartbeat grace period = %s, want 0 (check disabled) as set", got)
+	}
+	src := &fleetv1alpha1.GitSource{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: ns},
+		Spec: fleetv1alpha1.GitSourceSpec{URL: "https://example.com/r.git"}}
+	must(t, hub.Client.Create(ctx, src, client.DryRunAll))
+	if got := src.FetchInterval(); got != time.Minute {
+		t.Errorf("GitSource fetch interval = %s (spec %q), want 1m", got, src.Spec.Interval.Duration)
 	}
 }

@@ -145,7 +145,7 @@ func LoadFleetDir(root, fleetPath string) (*Fleet, error) {
 		}
 	}
 	for i := range f.Clusters {
-		f.Clusters[i].Spec.HeartbeatGracePeriod.Duration = 0
+		f.Clusters[i].Spec.HeartbeatGracePeriod = nil // no heartbeat check
 	}
 	return f, nil
 }

@@ -84,7 +84,7 @@ func check(mc *v1alpha1.MemberCluster, now time.Time, explain bool) *framework.S
 	case mc.Spec.State == v1alpha1.ClusterLeave:
 		return leavingStatus
 	}
-	if grace := mc.Spec.HeartbeatGracePeriod.Duration; grace > 0 {
+	if grace := mc.Spec.HeartbeatGrace(); grace > 0 {
 		last := mc.Status.LastHeartbeatTime
 		if last == nil {
 			if !explain {
