@@ -397,6 +397,7 @@ type PlacementStatus struct {
 // +kubebuilder:printcolumn:name="Clusters",type=string,JSONPath=`.status.summary`
 // +kubebuilder:printcolumn:name="Status",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.helm) || has(self.spec.helm.releaseName) || size(self.metadata.name) <= 53",message="the Placement's name is longer than 53 characters, the most a Helm release name may have: set spec.helm.releaseName"
 type Placement struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -51,6 +51,13 @@ func TestValidation(t *testing.T) {
 		"placement with helm and kustomize": {yaml: placement(src + withHelm + kust),
 			wantErr: []string{"exactly one of helm, kustomize and directory must be set"}},
 
+		// A Helm release name is at most 53 characters; the placement's name is the default.
+		"helm placement named 53 characters": {yaml: strings.Replace(placement(src+withHelm), "name: p\n", "name: "+strings.Repeat("a", 53)+"\n", 1)},
+		"helm placement named 54 characters": {yaml: strings.Replace(placement(src+withHelm), "name: p\n", "name: "+strings.Repeat("a", 54)+"\n", 1),
+			wantErr: []string{"longer than 53 characters", "set spec.helm.releaseName"}},
+		"helm placement named 54 characters with a release name": {yaml: strings.Replace(placement(src+"  helm: {path: apps/web/chart, releaseName: web}\n"), "name: p\n", "name: "+strings.Repeat("a", 54)+"\n", 1)},
+		"kustomize placement named 54 characters":                {yaml: strings.Replace(placement(src+kust), "name: p\n", "name: "+strings.Repeat("a", 54)+"\n", 1)},
+
 		// numberOfClusters required with PickN, forbidden otherwise.
 		"PickN with numberOfClusters": {yaml: placement(src + kust + "  policy: {placementType: PickN, numberOfClusters: 3}\n")},
 		"PickN without numberOfClusters": {yaml: placement(src + kust + "  policy: {placementType: PickN}\n"),
