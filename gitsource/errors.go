@@ -24,6 +24,9 @@ var (
 	ErrAuthentication = errors.New("authentication failed")
 	// ErrBranchNotFound: the repository has no such branch (an empty repository has none).
 	ErrBranchNotFound = errors.New("branch not found")
+	// ErrCommitNotFound: the commit is not in the history read (rewritten away, or older
+	// than the depth fetched).
+	ErrCommitNotFound = errors.New("commit not found")
 	// ErrUnreachable: the server could not be reached (DNS, connection refused, timeout,
 	// TLS failure) or does not have the repository.
 	ErrUnreachable = errors.New("repository unreachable")

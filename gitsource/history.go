@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -171,4 +173,16 @@ func (h *BranchHistory) Tree(sha string) (string, error) {
 		return "", fmt.Errorf("commit %s of %s: %w", sha, h.Branch, err)
 	}
 	return c.TreeHash.String(), nil
+}
+
+// Export writes the files of commit sha (one of Commits) into dir, which must be empty or
+// missing, as Fetch's work tree: modes and symbolic links kept, a listing in dir/.git.
+func (h *BranchHistory) Export(sha, dir string) error {
+	if len(h.Lookup(sha)) == 0 || len(sha) != 40 {
+		return fmt.Errorf("commit %s is not among the %d commits of %s read: %w", sha, len(h.Commits), h.Branch, ErrCommitNotFound)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, ".git"), 0o755); err != nil {
+		return err
+	}
+	return materialize(h.st, dir, plumbing.NewHash(sha))
 }

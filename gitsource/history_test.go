@@ -67,6 +67,21 @@ func TestLoadHistory(t *testing.T) {
 		t.Errorf("Tree(c1) = %s, %v", tree, err)
 	}
 
+	t.Run("export", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "c1")
+		if err := h.Export(c1, out); err != nil {
+			t.Fatalf("Export(c1) = %v", err)
+		}
+		if b, err := os.ReadFile(filepath.Join(out, "clusters/a/x.yaml")); err != nil || string(b) != "v: 1\n" {
+			t.Errorf("exported clusters/a/x.yaml = %q, %v; want c1's v: 1", b, err)
+		}
+		if err := h.Export(c1[:7], filepath.Join(t.TempDir(), "short")); !errors.Is(err, ErrCommitNotFound) {
+			t.Errorf("Export(short sha) = %v, want ErrCommitNotFound", err)
+		}
+		if err := h.Export("0123456789012345678901234567890123456789", filepath.Join(t.TempDir(), "x")); !errors.Is(err, ErrCommitNotFound) {
+			t.Errorf("Export(unknown) = %v, want ErrCommitNotFound", err)
+		}
+	})
 	t.Run("depth", func(t *testing.T) {
 		h, err := LoadHistory(ctx, url, "env/prod", nil, 2)
 		if err != nil {

@@ -90,14 +90,7 @@ func TestRevisionFleetObjects(t *testing.T) {
 // revision's promotion).
 func TestLaterStageRendersItsRevisionsPlacements(t *testing.T) {
 	h := startHubWith(t, "testdata/promotion", hub.Options{PipelinePoll: time.Second})
-	ctx := context.Background()
-	heads, err := h.git.Branches(ctx, "fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rev1 := heads["main"]
-	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 })
-	h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "staging", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 })
+	rev1 := h.releaseSeed(t)
 
 	const extra = `apiVersion: fleet.gitfleet.dev/v1alpha1
 kind: Placement

@@ -43,7 +43,7 @@ type hubEnv struct {
 }
 
 // runHub runs the hub's controllers against the API server cl until the test ends (opts'
-// DataDir and Clock are set here).
+// Clock is set here, and DataDir when it is empty).
 func runHub(t *testing.T, cl *envtest.Cluster, opts hub.Options) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -53,7 +53,10 @@ func runHub(t *testing.T, cl *envtest.Cluster, opts hub.Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.DataDir, opts.Clock = t.TempDir(), clock.RealClock{}
+	if opts.DataDir == "" {
+		opts.DataDir = t.TempDir()
+	}
+	opts.Clock = clock.RealClock{}
 	if err := hub.Setup(ctx, mgr, opts); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +76,7 @@ func startHub(t *testing.T) *hubEnv {
 }
 
 // startHubWith starts a hub whose fleet config repo is seeded from seed, with opts (its
-// DataDir and Clock are set here).
+// Clock is set here, and DataDir when it is empty).
 func startHubWith(t *testing.T, seed string, opts hub.Options) *hubEnv {
 	t.Helper()
 	cl := envtest.StartForTest(t, envtest.Options{Name: "hub", AddToScheme: []func(*runtime.Scheme) error{fleetv1alpha1.AddToScheme}})

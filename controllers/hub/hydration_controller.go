@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -57,6 +59,9 @@ type HydrationReconciler struct {
 
 	memosMu sync.Mutex
 	memos   map[types.NamespacedName]*hydrate.Memo
+	// unrestorable remembers when a revision could not be fetched again (see
+	// restoreRevision), so that a pass does not read the branch's history each time.
+	unrestorable sync.Map
 }
 
 // memo returns the render memo of one source: a pass re-renders only the pairs whose
@@ -303,10 +308,56 @@ type revisionPlan struct {
 // are today's (they are facts about the fleet, not content of a release).
 func (r *HydrationReconciler) planAt(ctx context.Context, src *fleetv1alpha1.GitSource, head *hydrate.Fleet, rev string) *revisionPlan {
 	root, err := r.Snapshots.Require(src.Namespace, src.Name, rev)
+	if errors.Is(err, ErrRevisionGone) {
+		root, err = r.restoreRevision(ctx, src, rev, err)
+	}
 	if err != nil {
 		return &revisionPlan{err: err}
 	}
 	return r.planAtRoot(ctx, src, head, root, rev)
+}
+
+// restoreRetry is how long a revision that could not be fetched again is not tried again.
+const restoreRetry = 5 * time.Minute
+
+// restoreRevision brings back the snapshot of a revision that a stage holds but the hub
+// no longer has (it restarted on an empty data dir, e.g. an emptyDir volume): it reads the
+// recent history of the source branch and stores the revision's files again. gone is the
+// error to return, with the reason, when the revision is not there (rewritten away, or
+// older than gitsource.DefaultHistoryDepth commits).
+func (r *HydrationReconciler) restoreRevision(ctx context.Context, src *fleetv1alpha1.GitSource, rev string, gone error) (string, error) {
+	key := src.Namespace + "/" + src.Name + "@" + rev
+	if at, ok := r.unrestorable.Load(key); ok && r.Clock.Since(at.(time.Time)) < restoreRetry {
+		return "", gone
+	}
+	start := r.Clock.Now()
+	url, auth, err := sourceAccess(ctx, r.Client, src)
+	if err != nil {
+		return "", err
+	}
+	hist, err := gitsource.LoadHistory(ctx, url, src.Spec.Branch, auth, 0)
+	if err != nil {
+		return "", fmt.Errorf("%w; reading %s again failed: %w", gone, src.Spec.Branch, err)
+	}
+	if err := os.MkdirAll(r.Snapshots.Root, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(r.Snapshots.Root, ".restore-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	if err := hist.Export(rev, tmp); err != nil {
+		r.unrestorable.Store(key, r.Clock.Now())
+		return "", fmt.Errorf("%w; it is not in the last %d commits of %s either", gone, len(hist.Commits), src.Spec.Branch)
+	}
+	root, err := r.Snapshots.Store(src.Namespace, src.Name, rev, tmp)
+	if err != nil {
+		return "", err
+	}
+	r.unrestorable.Delete(key)
+	ctrl.LoggerFrom(ctx).Info("restored a revision a stage holds from the source branch's history", "revision", short(rev), "duration", r.Clock.Since(start).Round(time.Millisecond).String())
+	return root, nil
 }
 
 // planAtRoot is planAt for the files of rev in root (a snapshot, or the checkout of a pull

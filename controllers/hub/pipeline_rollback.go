@@ -333,7 +333,8 @@ func (r *PipelineReconciler) rollbackBody(p *pipelinePass, st *fleetv1alpha1.Sta
 	}
 	fmt.Fprintf(&b, "to %s again, nor %s to the stages after it; a newer revision is promoted as usual.\n\n", st.Name, short(rb.DryRevision))
 	if r.Snapshots != nil && p.source != nil && !r.Snapshots.Has(p.source.Namespace, p.source.Name, rb.DryRevision) {
-		fmt.Fprintf(&b, "> **Note:** the hub no longer stores dry revision %s, so it cannot render it again: until a newer revision is promoted, the stage keeps this tree as is and a cluster joining the stage gets nothing.\n\n", short(rb.DryRevision))
+		fmt.Fprintf(&b, "> **Note:** the hub no longer stores dry revision %s; it fetches it again from the last %d commits of `%s` when it must render the stage (a cluster joins it). If it is older than that, the stage keeps this tree as is until a newer revision is promoted, and a cluster joining the stage gets nothing.\n\n",
+			short(rb.DryRevision), gitsource.DefaultHistoryDepth, p.source.Spec.Branch)
 	}
 	writeChanges(&b, changes)
 	fmt.Fprintf(&b, "\n<sub>gitfleet: head %s of `%s`, Promotion `%s`.</sub>\n", short(head), RollbackBranch(st.Name), promo.Name)

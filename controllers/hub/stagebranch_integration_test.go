@@ -4,6 +4,9 @@ package hub_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -78,4 +81,73 @@ func TestMergedStageBranchIsNotRenderedBack(t *testing.T) {
 	}
 	h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev2 && s.TargetRevision == "" })
 	h.waitPromotion(t, hub.PromotionName("release", "prod", rev2), fleetv1alpha1.PromotionMerged)
+}
+
+// TestLostRevisionIsRestored: the hub restarted on an empty data dir (an emptyDir volume)
+// and lost the snapshot of the revision a later stage holds. When that stage must be
+// rendered again (a cluster joins it), the hub fetches the revision from the source
+// branch's history instead of failing until a newer revision is promoted.
+func TestLostRevisionIsRestored(t *testing.T) {
+	dataDir := t.TempDir()
+	h := startHubWith(t, "testdata/promotion", hub.Options{PipelinePoll: time.Second, DataDir: dataDir})
+	ctx := context.Background()
+	rev1 := h.releaseSeed(t)
+
+	// dev moves on to rev2; staging holds rev1 (dev's agents never report rev2 healthy).
+	rev2 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hello v2", 1)}})
+	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev2 })
+
+	snapshot := filepath.Join(dataDir, "snapshots", h.ns, "fleet", rev1)
+	if _, err := os.Stat(snapshot); err != nil {
+		t.Fatalf("the snapshot of %s is not where the test looks: %v", rev1[:7], err)
+	}
+	if err := os.RemoveAll(snapshot); err != nil {
+		t.Fatal(err)
+	}
+	mc := &fleetv1alpha1.MemberCluster{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "staging-2", Labels: map[string]string{"stage": "staging"}},
+		Spec: fleetv1alpha1.MemberClusterSpec{HeartbeatGracePeriod: &metav1.Duration{}}}
+	if err := h.c.Create(ctx, mc); err != nil {
+		t.Fatal(err)
+	}
+	const added = "clusters/staging-2/hello/hello/configmap-hello.yaml"
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		files := h.readBranch(t, "env/staging")
+		if content, ok := files[added]; ok {
+			if got := sourceCommit(t, files); got != rev1 || !strings.Contains(content, "hello v1") {
+				t.Fatalf("env/staging at %s with %q for the new cluster, want %s's hello v1", got[:7], content, rev1[:7])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster that joined staging was not rendered at the lost revision %s: env/staging has %v", rev1[:7], sortedPaths(files))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(snapshot, ".complete")); err != nil {
+		t.Errorf("the snapshot of %s was not stored again: %v", rev1[:7], err)
+	}
+}
+
+func sortedPaths(files map[string]string) []string {
+	out := make([]string, 0, len(files))
+	for p := range files {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// releaseSeed waits until dev holds the revision the fleet repo was seeded with, plays
+// dev's agents until staging holds it too (testdata/promotion), and returns it.
+func (h *hubEnv) releaseSeed(t *testing.T) string {
+	t.Helper()
+	heads, err := h.git.Branches(context.Background(), "fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := heads["main"]
+	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev })
+	h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "staging", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev })
+	return rev
 }
