@@ -45,6 +45,11 @@ const (
 // targetRevision, which hydration then writes to the stage's branch.
 type PipelineReconciler struct {
 	Client client.Client
+	// Records reads the Promotions at the start of each pass; the manager's API reader
+	// (no cache) in the hub. A pass acts on the forge (opens pull requests), so it must
+	// see what the previous pass recorded: from a lagging cache, a rollback pull request
+	// merged seconds ago looked never opened and was opened again. Client when nil.
+	Records client.Reader
 	// Writer reads the gitfleet.json of stage branches (shared with hydration, so its
 	// branch caches are warm).
 	Writer    *gitsource.Writer

@@ -34,7 +34,11 @@ func promotionName(pipeline, stage, rev string) string {
 // loadPromotions reads the pipeline's Promotions.
 func (r *PipelineReconciler) loadPromotions(ctx context.Context, p *pipelinePass) error {
 	var list fleetv1alpha1.PromotionList
-	if err := r.Client.List(ctx, &list, client.InNamespace(p.pipe.Namespace)); err != nil {
+	var records client.Reader = r.Client
+	if r.Records != nil {
+		records = r.Records
+	}
+	if err := records.List(ctx, &list, client.InNamespace(p.pipe.Namespace)); err != nil {
 		return fmt.Errorf("listing Promotions: %w", err)
 	}
 	p.promotions = map[string]*fleetv1alpha1.Promotion{}

@@ -84,7 +84,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	forgeRetry := gitsource.WithRetryPolicy(o.ForgeRetry)
 	if err := (&PipelineReconciler{
-		Client: c, Writer: writer, Snapshots: snaps, Clock: o.Clock, Recorder: mgr.GetEventRecorder("gitfleet-hub"),
+		Client: c, Records: mgr.GetAPIReader(), Writer: writer, Snapshots: snaps, Clock: o.Clock, Recorder: mgr.GetEventRecorder("gitfleet-hub"),
 		Metrics: o.Metrics, Events: pipelineEvents, HydrationEvents: hydrationEvents, Poll: o.PipelinePoll,
 		NewForge: func(ctx context.Context, src *fleetv1alpha1.GitSource) (gitsource.Forge, error) {
 			return ForgeForSource(ctx, c, src, forgeRetry)

@@ -95,17 +95,17 @@ func (d *Demo) Files(ctx context.Context, branch string) (map[string]string, err
 	return gitserver.ReadBranch(ctx, d.RepoURL, d.auth(), branch)
 }
 
-// OpenProdPRs returns how many approval pull requests into env/prod are open.
-func (d *Demo) OpenProdPRs(ctx context.Context) (int, error) {
+// OpenProdPRs returns the open pull requests into env/prod, as "#N title (head)".
+func (d *Demo) OpenProdPRs(ctx context.Context) ([]string, error) {
 	var prs []pullRequest
 	if err := d.Gitea.Do(ctx, "GET", "repos/"+d.Repo+"/pulls?state=open", nil, &prs); err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
+	var out []string
 	for _, p := range prs {
 		if p.Base.Ref == "env/prod" {
-			n++
+			out = append(out, fmt.Sprintf("#%d %s (%s at %.7s)", p.Number, p.Title, p.Head.Ref, p.Head.SHA))
 		}
 	}
-	return n, nil
+	return out, nil
 }

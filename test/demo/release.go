@@ -12,8 +12,10 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/gitsource"
 	"github.com/gitfleet/gitfleet/test/gitserver"
 )
@@ -149,4 +151,37 @@ func (d *Demo) ProdPR(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return pr.Number, nil
+}
+
+// PipelineSummary describes the Pipelines' stages and the Promotions, for the message of
+// a failed check: "prod at 1a2b3c4 → 5d6e7f8: <message>; promotions: name prod 1a2b3c4
+// Merged (message)...".
+func (d *Demo) PipelineSummary(ctx context.Context) string {
+	var b strings.Builder
+	var pipes fleetv1alpha1.PipelineList
+	if err := d.Hub.Client.List(ctx, &pipes, client.InNamespace(Namespace)); err != nil {
+		return "pipelines: " + err.Error()
+	}
+	for _, p := range pipes.Items {
+		for _, st := range p.Status.Stages {
+			fmt.Fprintf(&b, "%s at %.7s", st.Name, st.CurrentRevision)
+			if st.TargetRevision != "" {
+				fmt.Fprintf(&b, " → %.7s", st.TargetRevision)
+			}
+			fmt.Fprintf(&b, ": %s; ", st.Message)
+		}
+	}
+	var promos fleetv1alpha1.PromotionList
+	if err := d.Hub.Client.List(ctx, &promos, client.InNamespace(Namespace)); err != nil {
+		return b.String() + "promotions: " + err.Error()
+	}
+	b.WriteString("promotions:")
+	for _, pr := range promos.Items {
+		msg := ""
+		if c := apimeta.FindStatusCondition(pr.Status.Conditions, fleetv1alpha1.ReadyCondition); c != nil {
+			msg = c.Message
+		}
+		fmt.Fprintf(&b, " [%s %s %.7s %s: %s]", pr.Name, pr.Spec.Stage, pr.Spec.DryRevision, pr.Status.Phase, msg)
+	}
+	return b.String()
 }

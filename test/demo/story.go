@@ -74,6 +74,10 @@ type pullRequest struct {
 	Base    struct {
 		Ref string `json:"ref"`
 	} `json:"base"`
+	Head struct {
+		Ref string `json:"ref"`
+		SHA string `json:"sha"`
+	} `json:"head"`
 }
 
 // waitProdPR waits for the open approval pull request into env/prod.

@@ -71,9 +71,9 @@ var _ = Describe("a release from dev to prod", Ordered, func() {
 			}
 			Expect(d.RestartHub()).To(Succeed())
 			Consistently(func(g Gomega) {
-				n, err := d.OpenProdPRs(ctx)
+				open, err := d.OpenProdPRs(ctx)
 				g.Expect(err).NotTo(HaveOccurred())
-				g.Expect(n).To(Equal(1), "open approval pull requests into env/prod")
+				g.Expect(open).To(HaveLen(1), "open approval pull requests into env/prod")
 				for b, meta := range before {
 					files, err := d.Files(ctx, b)
 					g.Expect(err).NotTo(HaveOccurred())
@@ -187,7 +187,7 @@ var _ = Describe("a release from dev to prod", Ordered, func() {
 		Consistently(func(g Gomega) {
 			open, err := d.OpenProdPRs(rctx)
 			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(open).To(BeZero(), "open approval pull requests into env/prod")
+			g.Expect(open).To(BeEmpty(), "open pull requests into env/prod after the rollback (%s)", d.PipelineSummary(rctx))
 		}, 10*time.Second, time.Second).Should(Succeed())
 	})
 })
