@@ -97,6 +97,15 @@ func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, 
 		p.dirty[promo.Name] = true
 	}
 	rb := promo.Status.Rollback
+	if ref := promo.Status.PullRequest; ref != nil && st.CurrentRevision == rb.DryRevision {
+		// The stage's branch holds the restored tree while the pull request still reads
+		// open: it is being merged (Gitea moves the branch a moment before it marks the
+		// pull request merged). Rebuilding the branch now would find nothing to roll back
+		// and fail the rollback, and the rolled-back revision would be proposed again.
+		st.Message = fmt.Sprintf("rollback to %s is in %s; waiting for #%d to read merged; %s", short(rb.DryRevision), st.Branch, ref.Number, st.Message)
+		p.wakeIn(r.InFlightPoll)
+		return nil
+	}
 
 	// The rollback branch: the stage's head plus one commit restoring the earlier tree;
 	// rebuilt when the stage's branch moves, untouched otherwise.

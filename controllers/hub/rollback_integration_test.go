@@ -5,6 +5,7 @@ package hub_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,8 @@ import (
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/hub"
+	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/test/forge"
 	"github.com/gitfleet/gitfleet/test/gitserver"
 )
 
@@ -56,20 +59,7 @@ func TestRollback(t *testing.T) {
 	const prodHello = "clusters/prod-1/hello/hello/configmap-hello.yaml"
 	const stagingHello = "clusters/staging-1/hello/hello/configmap-hello.yaml"
 
-	// release takes rev through dev and staging to prod's approval pull request #pr, and
-	// merges it.
-	release := func(t *testing.T, rev string, pr int) {
-		t.Helper()
-		h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev })
-		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "staging", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev })
-		h.playAgents(t, "staging", []string{"staging-1"}, "prod", func(s fleetv1alpha1.StageStatus) bool {
-			return s.TargetRevision == rev && strings.Contains(s.Message, fmt.Sprintf("awaiting approval #%d", pr))
-		})
-		if err := api.MergePullRequest(ctx, pr, "approved"); err != nil {
-			t.Fatal(err)
-		}
-		h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev })
-	}
+	release := func(t *testing.T, rev string, pr int) { t.Helper(); h.release(t, api, rev, pr) }
 
 	rev1 := h.push(t, gitserver.Commit{Files: map[string]string{
 		"fleet/pipeline.yaml": rollbackPipeline,
@@ -214,6 +204,80 @@ func TestRollback(t *testing.T) {
 			t.Errorf("gitfleet/promote/prod hello = %q, want hello v3", files[prodHello])
 		}
 	})
+}
+
+// release takes rev through dev and staging to prod's approval pull request #pr (the
+// rollbackPipeline), and merges it.
+func (h *hubEnv) release(t *testing.T, api *gitsource.GitHub, rev string, pr int) {
+	t.Helper()
+	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev })
+	h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "staging", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev })
+	h.playAgents(t, "staging", []string{"staging-1"}, "prod", func(s fleetv1alpha1.StageStatus) bool {
+		return s.TargetRevision == rev && strings.Contains(s.Message, fmt.Sprintf("awaiting approval #%d", pr))
+	})
+	if err := api.MergePullRequest(context.Background(), pr, "approved"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev })
+}
+
+// TestRollbackMergedBeforeTheForgeSaysSo: Gitea moves the stage's branch a moment before
+// it reports the rollback pull request merged. A pass in that moment must wait, not
+// rebuild the rollback (nothing left to roll back: it failed) and propose the
+// rolled-back revision again (a new approval pull request; seen once in the e2e).
+func TestRollbackMergedBeforeTheForgeSaysSo(t *testing.T) {
+	h, gh, api := startHubOnGitHub(t, hub.Options{PipelinePoll: time.Second})
+	ctx := context.Background()
+	rev1 := h.push(t, gitserver.Commit{Files: map[string]string{
+		"fleet/pipeline.yaml": rollbackPipeline,
+		"fleet/clusters.yaml": mustRead(t, "testdata/promotion/fleet/clusters.yaml") + prodCluster,
+	}})
+	h.release(t, api, rev1, 1)
+	rev2 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hello v2", 1)}})
+	h.release(t, api, rev2, 2)
+
+	promo := h.waitRollbackOpen(t, h.requestRollback(t, "prod", rev1[:7], "").Name)
+	n := int(promo.Status.PullRequest.Number)
+	pr, _ := gh.PullRequest("fleet/config", n)
+	// The merge lands in env/prod; the forge still shows the pull request open.
+	dir := filepath.Join(h.git.Root(), "fleet")
+	merged, err := gitMerge(dir, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 })
+	openIntoProd := func() []string {
+		var out []string
+		for _, p := range gh.PullRequests("fleet/config") {
+			if p.State == "open" && p.Base == "env/prod" && p.Number != n {
+				out = append(out, fmt.Sprintf("#%d %s", p.Number, p.Title))
+			}
+		}
+		return out
+	}
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		got := &fleetv1alpha1.Promotion{}
+		if err := h.c.Get(ctx, client.ObjectKeyFromObject(promo), got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Status.Phase.Finished() {
+			t.Fatalf("rollback %s while its pull request reads open: %s %+v", got.Status.Phase, promo.Name, got.Status.Conditions)
+		}
+		if open := openIntoProd(); len(open) > 0 {
+			t.Fatalf("pull requests into env/prod opened while the rollback was being merged: %v", open)
+		}
+	}
+	// The forge reports the merge.
+	gh.OnMerge(func(string, forge.PullRequest) (string, error) { return merged, nil })
+	if err := api.MergePullRequest(ctx, n, "roll back"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPromotion(t, promo.Name, fleetv1alpha1.PromotionMerged)
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		if open := openIntoProd(); len(open) > 0 {
+			t.Fatalf("the rolled-back %s was proposed again: %v", rev2[:7], open)
+		}
+	}
 }
 
 // requestRollback records a rollback as `gitfleet rollback STAGE --to TO` does.
