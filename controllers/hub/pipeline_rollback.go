@@ -1,9 +1,11 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -59,6 +61,10 @@ func (r *PipelineReconciler) rollBack(ctx context.Context, p *pipelinePass) erro
 	return errors.Join(errs...)
 }
 
+// errAlreadyRestored stops the write of a rollback branch whose base, the stage's branch,
+// holds the restored tree already.
+var errAlreadyRestored = errors.New("the stage's branch holds the restored tree already")
+
 // failRollback ends a rollback that cannot be carried out, with the reason for people.
 func (r *PipelineReconciler) failRollback(p *pipelinePass, pr *fleetv1alpha1.Promotion, msg string) {
 	p.finishPromotion(pr, fleetv1alpha1.PromotionFailed, msg)
@@ -97,16 +103,6 @@ func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, 
 		p.dirty[promo.Name] = true
 	}
 	rb := promo.Status.Rollback
-	if ref := promo.Status.PullRequest; ref != nil && st.CurrentRevision == rb.DryRevision {
-		// The stage's branch holds the restored tree while the pull request still reads
-		// open: it is being merged (Gitea moves the branch a moment before it marks the
-		// pull request merged). Rebuilding the branch now would find nothing to roll back
-		// and fail the rollback, and the rolled-back revision would be proposed again.
-		st.Message = fmt.Sprintf("rollback to %s is in %s; waiting for #%d to read merged; %s", short(rb.DryRevision), st.Branch, ref.Number, st.Message)
-		p.wakeIn(r.InFlightPoll)
-		return nil
-	}
-
 	// The rollback branch: the stage's head plus one commit restoring the earlier tree;
 	// rebuilt when the stage's branch moves, untouched otherwise.
 	if files == nil {
@@ -125,17 +121,32 @@ func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, 
 	}
 	res, err := r.Writer.Write(ctx, gitsource.WriteRequest{
 		URL: p.url, Auth: p.auth, Branch: headBranch, BaseBranch: st.Branch, ResetToBase: true,
-		Files: files, Message: message,
+		Update: func(current map[string][]byte) (map[string][]byte, error) {
+			if maps.EqualFunc(current, files, bytes.Equal) {
+				return nil, errAlreadyRestored // the branch is left as it is
+			}
+			return files, nil
+		},
+		Message:  message,
 		Trailers: append(gitsource.StageTrailers(rb.DryRevision, st.Name), gitsource.Trailer{Key: TrailerRollbackOf, Value: rb.RestoredCommit}),
 	})
-	if err != nil {
-		return withReason(fleetv1alpha1.CommitFailedReason, fmt.Errorf("writing %s: %w", headBranch, err))
-	}
-	if !res.Committed && res.Commit == st.RenderedCommit {
+	ref := promo.Status.PullRequest
+	switch {
+	case errors.Is(err, errAlreadyRestored) && ref != nil:
+		// The stage's branch holds the restored tree, but the pull request read open at
+		// the start of the pass: it is being merged (Gitea moves the branch a moment
+		// before it marks the pull request merged, and a merge may land mid-pass).
+		// Rebuilding the branch now would find nothing to roll back, and a new pull
+		// request would be opened or the rollback failed; the next pass reads #N merged.
+		st.Message = fmt.Sprintf("rollback to %s is in %s; waiting for #%d to read merged; %s", short(rb.DryRevision), st.Branch, ref.Number, st.Message)
+		p.wakeIn(r.InFlightPoll)
+		return nil
+	case errors.Is(err, errAlreadyRestored):
 		r.failRollback(p, promo, fmt.Sprintf("%s already holds the tree of %s: nothing to roll back", st.Branch, short(rb.RestoredCommit)))
 		return nil
+	case err != nil:
+		return withReason(fleetv1alpha1.CommitFailedReason, fmt.Errorf("writing %s: %w", headBranch, err))
 	}
-	ref := promo.Status.PullRequest
 	if ref != nil && ref.HeadCommit == res.Commit {
 		st.Message = fmt.Sprintf("rollback to %s awaiting approval #%d; %s", short(rb.DryRevision), ref.Number, st.Message)
 		return nil

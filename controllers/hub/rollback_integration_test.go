@@ -222,9 +222,10 @@ func (h *hubEnv) release(t *testing.T, api *gitsource.GitHub, rev string, pr int
 }
 
 // TestRollbackMergedBeforeTheForgeSaysSo: Gitea moves the stage's branch a moment before
-// it reports the rollback pull request merged. A pass in that moment must wait, not
-// rebuild the rollback (nothing left to roll back: it failed) and propose the
-// rolled-back revision again (a new approval pull request; seen once in the e2e).
+// it reports the rollback pull request merged (and a merge may land in the middle of a
+// pass). A pass in that moment must wait, not rebuild the rollback on the merged branch:
+// that found nothing to roll back and failed the rollback (then the rolled-back revision
+// was proposed again), or opened a second, empty rollback pull request (seen in the e2e).
 func TestRollbackMergedBeforeTheForgeSaysSo(t *testing.T) {
 	h, gh, api := startHubOnGitHub(t, hub.Options{PipelinePoll: time.Second})
 	ctx := context.Background()
