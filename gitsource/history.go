@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/memory"
 )
 
@@ -181,8 +182,13 @@ func (h *BranchHistory) Export(sha, dir string) error {
 	if len(h.Lookup(sha)) == 0 || len(sha) != 40 {
 		return fmt.Errorf("commit %s is not among the %d commits of %s read: %w", sha, len(h.Commits), h.Branch, ErrCommitNotFound)
 	}
+	return exportCommit(h.st, sha, dir)
+}
+
+// exportCommit writes the files of commit sha of s into dir, with a listing in dir/.git.
+func exportCommit(s storer.EncodedObjectStorer, sha, dir string) error {
 	if err := os.MkdirAll(filepath.Join(dir, ".git"), 0o755); err != nil {
 		return err
 	}
-	return materialize(h.st, dir, plumbing.NewHash(sha))
+	return materialize(s, dir, plumbing.NewHash(sha))
 }

@@ -41,7 +41,8 @@ const DefaultPreviewPoll = 2 * time.Minute
 // change before it is merged. For each open pull request into the branch of a GitSource
 // with spec.previewPullRequests, it renders the pull request's head with the hub's own code
 // and the fleet as it is now (clusters, pipelines), compares it with the render of the
-// branch head, and reports: a commit status gitfleet/render on the pull request's head
+// branch head, or of the merge base when the pull request is behind the branch (what the
+// pull request itself changes, as the forge's "files changed"), and reports: a commit status gitfleet/render on the pull request's head
 // ("2 clusters change (vs main@1a2b3c4)", failure when a render fails) and, once per head
 // commit, a comment with the per-cluster table and diffs. It runs on pull_request webhooks
 // (Events), when the branch moves, and every Poll.
@@ -148,7 +149,8 @@ func (r *PreviewReconciler) forge(ctx context.Context, src *fleetv1alpha1.GitSou
 	return ForgeForSource(ctx, r.Client, src)
 }
 
-// statusSuffix names what a preview compared with: "(vs main@1a2b3c4)".
+// statusSuffix names what a preview compared with: "(vs main@1a2b3c4)", the branch head
+// or the merge base.
 func statusSuffix(branch, base string) string { return fmt.Sprintf("(vs %s@%s)", branch, short(base)) }
 
 // alreadyReported reads the pull request head's gitfleet/render status: a final one
@@ -178,7 +180,7 @@ func (r *PreviewReconciler) alreadyReported(ctx context.Context, forge gitsource
 // returned: only failures to reach Git or the forge are errors.
 func (r *PreviewReconciler) preview(ctx context.Context, forge gitsource.Forge, src *fleetv1alpha1.GitSource, pr *gitsource.PullRequest, base string, baseOf func() (*previewBase, error)) error {
 	log := ctrl.LoggerFrom(ctx).WithValues("pullRequest", pr.Number, "head", short(pr.HeadSHA))
-	suffix := statusSuffix(src.Spec.Branch, base)
+	suffix := statusSuffix(src.Spec.Branch, base) // or the merge base, once known
 	report := func(sha string, state gitsource.CommitState, desc string) error {
 		if err := forge.SetStatus(ctx, sha, gitsource.CommitStatus{Context: RenderContext, State: state, Description: truncate(desc+" "+suffix, 140)}); err != nil {
 			return forgeError(fmt.Sprintf("posting %s on #%d", RenderContext, pr.Number), err)
@@ -201,21 +203,35 @@ func (r *PreviewReconciler) preview(ctx context.Context, forge gitsource.Forge, 
 	if err != nil {
 		return err
 	}
-	head, _, err := gitsource.ExportRef(ctx, url, auth, gitsource.PullRequestRefs(pr.Number, pr.Head), dir)
+	hist, err := gitsource.LoadPullRequest(ctx, url, auth, gitsource.PullRequestRefs(pr.Number, pr.Head), src.Spec.Branch, 0)
+	if err == nil {
+		err = hist.Export(hist.Head, dir)
+	}
 	if err != nil {
 		_ = report(pr.HeadSHA, gitsource.StateError, "could not fetch the pull request")
 		return withReason(fleetv1alpha1.FetchFailedReason, err)
 	}
+	head := hist.Head
 
 	b, err := baseOf()
 	if err != nil || b == nil {
 		return err // nil, nil: the branch's revision is not stored yet; the next fetch wakes us
 	}
+	// A pull request is compared with where it left the branch (the merge base), as the
+	// forge's "files changed" is: changes made to the branch since are not its own.
+	against := base
+	if mb := hist.MergeBase; mb != "" && mb != base {
+		if b, err = r.renderMergeBase(ctx, src, hist, b.fleet); err != nil {
+			return err
+		}
+		against = mb
+		suffix = statusSuffix(src.Spec.Branch, against)
+	}
 	after := r.Hydration.planAtRoot(ctx, src, b.fleet, dir, head)
 	var problems []string
 	switch {
 	case b.err != nil:
-		problems = append(problems, fmt.Sprintf("%s itself does not render: %v", src.Spec.Branch, b.err))
+		problems = append(problems, fmt.Sprintf("%s at %s itself does not render: %v", src.Spec.Branch, short(against), b.err))
 	case after.err != nil:
 		problems = append(problems, after.err.Error())
 	default:
@@ -233,7 +249,7 @@ func (r *PreviewReconciler) preview(ctx context.Context, forge gitsource.Forge, 
 		desc = fmt.Sprintf("%d %s %s", len(changes), plural(len(changes), "cluster"), map[bool]string{true: "changes", false: "change"}[len(changes) == 1])
 	}
 	if _, done := r.commented.Load(head); !done {
-		body := previewBody(src, base, head, problems, changes)
+		body := previewBody(src, against, head, against != base, problems, changes)
 		if err := forge.Comment(ctx, pr.Number, body); err != nil {
 			return forgeError(fmt.Sprintf("commenting on #%d", pr.Number), err)
 		}
@@ -251,6 +267,28 @@ func (r *PreviewReconciler) preview(ctx context.Context, forge gitsource.Forge, 
 		r.Recorder.Eventf(src, nil, corev1.EventTypeNormal, "PullRequestPreviewed", "Preview", "#%d at %s: %s %s", pr.Number, short(head), desc, suffix)
 	}
 	return nil
+}
+
+// renderMergeBase renders the merge base of a pull request that is behind the branch,
+// with the fleet of the branch head's render.
+func (r *PreviewReconciler) renderMergeBase(ctx context.Context, src *fleetv1alpha1.GitSource, hist *gitsource.PullRequestHistory, fleet *hydrate.Fleet) (*previewBase, error) {
+	dir, err := os.MkdirTemp(r.WorkDir, "merge-base-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := hist.Export(hist.MergeBase, dir); err != nil {
+		return nil, withReason(fleetv1alpha1.FetchFailedReason, err)
+	}
+	return newPreviewBase(src, fleet, r.Hydration.planAtRoot(ctx, src, fleet, dir, hist.MergeBase), hist.MergeBase), nil
+}
+
+// newPreviewBase is the render rp of commit, to compare pull requests with.
+func newPreviewBase(src *fleetv1alpha1.GitSource, fleet *hydrate.Fleet, rp *revisionPlan, commit string) *previewBase {
+	if rp.err != nil {
+		return &previewBase{fleet: fleet, err: rp.err}
+	}
+	return &previewBase{fleet: fleet, files: clusterFiles(rp.plan, hydrate.SourceRef{Repository: gitsource.RedactURL(src.Spec.URL), Branch: src.Spec.Branch, Commit: commit}, nil)}
 }
 
 // previewBase is the render of the branch head that pull requests are compared with.
@@ -271,12 +309,7 @@ func (r *PreviewReconciler) renderBase(ctx context.Context, src *fleetv1alpha1.G
 	}
 	fleet := *f
 	fleet.Memo = nil // previews leave hydration's memo alone
-	rp := r.Hydration.planAt(ctx, src, &fleet, base)
-	if rp.err != nil {
-		return &previewBase{fleet: &fleet, err: rp.err}, nil
-	}
-	files := clusterFiles(rp.plan, hydrate.SourceRef{Repository: gitsource.RedactURL(src.Spec.URL), Branch: src.Spec.Branch, Commit: base}, nil)
-	return &previewBase{fleet: &fleet, files: files}, nil
+	return newPreviewBase(src, &fleet, r.Hydration.planAt(ctx, src, &fleet, base), base), nil
 }
 
 // clusterFiles returns the files below clusters/ of every branch of a plan as they would
@@ -295,12 +328,17 @@ func clusterFiles(plan *hydrate.Plan, src hydrate.SourceRef, current map[string]
 }
 
 // previewBody is the comment: what was compared, what fails, and the per-cluster changes.
-func previewBody(src *fleetv1alpha1.GitSource, base, head string, problems []string, changes []clusterChange) string {
+func previewBody(src *fleetv1alpha1.GitSource, against, head string, behind bool, problems []string, changes []clusterChange) string {
 	repo := gitsource.RedactURL(src.Spec.URL)
 	var b strings.Builder
 	b.WriteString(previewMarker + "\n### gitfleet: what merging this changes in the fleet\n\n")
-	fmt.Fprintf(&b, "Rendered %s with the hub's code and the fleet as it is now (clusters, pipelines), compared with `%s` at %s.", commitLink(repo, head), src.Spec.Branch, commitLink(repo, base))
-	b.WriteString(" Every stage gets this change in turn; if the pull request is behind `" + src.Spec.Branch + "`, rebase it for an exact comparison.\n\n")
+	fmt.Fprintf(&b, "Rendered %s with the hub's code and the fleet as it is now (clusters, pipelines), compared with `%s` at %s", commitLink(repo, head), src.Spec.Branch, commitLink(repo, against))
+	if behind {
+		b.WriteString(", where this pull request left it (as the forge's files changed are): what changed in `" + src.Spec.Branch + "` since is not shown.")
+	} else {
+		b.WriteString(".")
+	}
+	b.WriteString(" Every stage gets this change in turn.\n\n")
 	if len(problems) > 0 {
 		fmt.Fprintf(&b, "**%d %s failed** — merging this would leave the affected clusters at their last good render:\n\n", len(problems), plural(len(problems), "render"))
 		for i, p := range problems {

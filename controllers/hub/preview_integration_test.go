@@ -21,8 +21,9 @@ import (
 // TestPullRequestPreview opens pull requests to the fleet config repo on the strict GitHub
 // API double: the hub renders their head and reports gitfleet/render and a comment with
 // the per-cluster diff (webhook on open, the poll when the branch moves), reports a change
-// that does not render as a failure, ignores pull requests into other branches, and writes
-// nothing to the environment branches.
+// that does not render as a failure, compares a pull request that is behind the branch with
+// where it left it, ignores pull requests into other branches, and writes nothing to the
+// environment branches.
 func TestPullRequestPreview(t *testing.T) {
 	h, gh, api := startHubOnGitHub(t, hub.Options{PreviewPoll: time.Second})
 	ctx := context.Background()
@@ -97,20 +98,26 @@ func TestPullRequestPreview(t *testing.T) {
 		}
 	})
 
-	t.Run("when the branch moves, open pull requests are compared again without a new comment", func(t *testing.T) {
+	t.Run("when the branch moves, open pull requests are rendered again, still compared with where they left it, without a new comment", func(t *testing.T) {
 		head2, err := h.git.Head(ctx, "fleet", "feature")
 		if err != nil {
 			t.Fatal(err)
 		}
+		before := countContext(gh.Statuses("fleet/config", head2), hub.RenderContext)
 		base2 := h.push(t, gitserver.Commit{Files: map[string]string{"NOTES.md": "unrelated\n"}})
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			st, ok := gh.LatestStatus("fleet/config", head2, hub.RenderContext)
-			if ok && st.State == "failure" && strings.HasSuffix(st.Description, "(vs main@"+base2[:7]+")") {
+			n := countContext(gh.Statuses("fleet/config", head2), hub.RenderContext)
+			if ok && n >= before+2 && st.State == "failure" {
+				// The pull request left main at base: main's newer commits are not its changes.
+				if !strings.HasSuffix(st.Description, "(vs main@"+base[:7]+")") {
+					t.Errorf("gitfleet/render on %s = %q, want it compared with the merge base main@%s", head2[:7], st.Description, base[:7])
+				}
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("gitfleet/render on %s = %+v, want it compared with main@%s", head2[:7], st, base2[:7])
+				t.Fatalf("gitfleet/render on %s = %+v (%d statuses, %d before main moved to %s), want it rendered again", head2[:7], st, n, before, base2[:7])
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -118,6 +125,31 @@ func TestPullRequestPreview(t *testing.T) {
 			t.Errorf("%d comments after main moved, want still 2 (one per head commit)", n)
 		}
 		envBefore["env/dev"] = h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == base2 }).RenderedCommit
+	})
+
+	t.Run("a pull request behind the branch shows its own changes, not the branch's newer ones", func(t *testing.T) {
+		// main changes hello too (v3); the pull request, branched before, sets v2.
+		v3 := strings.Replace(v2, "hello v2", "hello v3", 1)
+		base3 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": v3}})
+		head3, err := h.git.Push(ctx, "fleet", gitserver.Commit{Branch: "feature", Files: map[string]string{"apps/hello/configmap.yaml": v2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := waitRenderStatus(t, gh, head3, "success")
+		if want := "3 clusters change (vs main@" + base[:7] + ")"; st.Description != want {
+			t.Errorf("gitfleet/render = %q, want %q (the merge base, not main@%s)", st.Description, want, base3[:7])
+		}
+		comments := gh.Comments("fleet/config", pr.Number)
+		last := comments[len(comments)-1].Body
+		for _, want := range []string{"where this pull request left it", "-  greeting: hello v1", "+  greeting: hello v2"} {
+			if !strings.Contains(last, want) {
+				t.Errorf("comment lacks %q:\n%s", want, last)
+			}
+		}
+		if strings.Contains(last, "hello v3") {
+			t.Errorf("comment shows main's newer hello v3 as a change of the pull request:\n%s", last)
+		}
+		envBefore["env/dev"] = h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == base3 }).RenderedCommit
 	})
 
 	t.Run("pull requests into other branches are not previewed, and nothing is written", func(t *testing.T) {
