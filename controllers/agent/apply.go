@@ -152,7 +152,7 @@ func (r *Reconciler) splitUnchanged(p *pass) ([]*unstructured.Unstructured, []ap
 			key.Namespace = metav1.NamespaceDefault
 			rec = st.records[key]
 		}
-		if rec == nil || !equality.Semantic.DeepEqual(rec.desired.Object, o.Object) {
+		if rec == nil || rec.failed || !equality.Semantic.DeepEqual(rec.desired.Object, o.Object) {
 			toApply = append(toApply, o)
 			continue
 		}
@@ -209,7 +209,12 @@ func (r *Reconciler) remember(p *pass, results []apply.Result, full bool) {
 	for _, res := range results {
 		st.results[res.Key] = res
 		if !res.Succeeded() {
-			delete(st.records, res.Key)
+			if rec := st.records[res.Key]; rec != nil {
+				rec.failed = true
+				if d := desired[res.Key]; d != nil {
+					rec.desired = d // a drift correction applies what Git holds now
+				}
+			}
 			continue
 		}
 		applied := res.Applied.DeepCopy()

@@ -445,6 +445,9 @@ func TestConflictsReported(t *testing.T) {
 	g.Eventually(f.condition(v1alpha1.AppliedCondition), envtest.EventuallyTimeout).Should(And(
 		HavePrefix("False/"+v1alpha1.ApplyFailedReason), ContainSubstring("conflict with another field manager")))
 	// The drift pass reports on its own schedule: wait for it rather than read it once.
+	// The object stays drifted while the conflict lasts (the failed correction does not
+	// make the agent forget what it applied).
 	g.Eventually(f.condition(v1alpha1.DriftedCondition), envtest.EventuallyTimeout).Should(HavePrefix("True/"))
+	g.Consistently(f.condition(v1alpha1.DriftedCondition), 3*time.Second, 100*time.Millisecond).Should(HavePrefix("True/"))
 	g.Consistently(func() any { return f.obj("v1", "ConfigMap", ns, "cm").Object["data"] }, 2*time.Second).Should(HaveKeyWithValue("color", "red"))
 }

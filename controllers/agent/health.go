@@ -20,7 +20,7 @@ func (r *Reconciler) reconcileHealth(_ context.Context, p *pass) error {
 	var h healthSummary
 	for k := range st.inventory {
 		rec := st.records[k]
-		if rec == nil {
+		if rec == nil || rec.failed {
 			continue // not applied by this agent since it started, or failed: reported by the apply
 		}
 		h.total++

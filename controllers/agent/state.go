@@ -72,6 +72,10 @@ type record struct {
 	owned   *fieldpath.Set
 	adopted bool
 	desired *unstructured.Unstructured // the object in Git
+	// failed is true when the newest apply of the object failed (e.g. a field conflict
+	// under conflicts: Report): drift still compares the live object with what was last
+	// applied, so a change made since is reported, but health and "unchanged" skip it.
+	failed bool
 }
 
 // driftEntry is one drifted field of one object.
