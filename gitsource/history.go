@@ -2,7 +2,6 @@ package gitsource
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -62,28 +61,18 @@ func LoadHistory(ctx context.Context, url, branch string, auth *Auth, depth int)
 	st := memory.NewStorage()
 	remote := git.NewRemote(st, &config.RemoteConfig{Name: git.DefaultRemoteName, URLs: []string{url}})
 	ref := plumbing.NewRemoteReferenceName(git.DefaultRemoteName, branch)
-	err = remote.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: git.DefaultRemoteName,
-		RefSpecs:   []config.RefSpec{config.RefSpec("+" + plumbing.NewBranchReferenceName(branch).String() + ":" + ref.String())},
-		Depth:      depth,
-		Auth:       am,
-		Tags:       git.NoTags,
-	})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+	headHash, err := fetchRef(ctx, remote, st, plumbing.NewBranchReferenceName(branch).String(), ref, depth, am)
+	if err != nil {
 		if isBranchError(err) {
 			return nil, classify(op, url, fmt.Errorf("branch %q: %w", branch, ErrBranchNotFound))
 		}
 		return nil, classify(op, url, err)
 	}
-	head, err := st.Reference(ref)
-	if err != nil {
-		return nil, classify(op, url, fmt.Errorf("branch %q: %w", branch, ErrBranchNotFound))
-	}
-	h := &BranchHistory{Branch: branch, Head: head.Hash().String(), st: st}
+	h := &BranchHistory{Branch: branch, Head: headHash.String(), st: st}
 	seen := map[plumbing.Hash]bool{}
 	var others []*object.Commit
 	// The mainline: head and its first parents.
-	next := head.Hash()
+	next := headHash
 	for !next.IsZero() {
 		c, err := object.GetCommit(st, next)
 		if err != nil {

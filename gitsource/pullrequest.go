@@ -9,6 +9,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
 )
 
@@ -54,22 +55,7 @@ func LoadPullRequest(ctx context.Context, url string, auth *Auth, refs []string,
 	st := memory.NewStorage()
 	remote := git.NewRemote(st, &config.RemoteConfig{Name: git.DefaultRemoteName, URLs: []string{url}})
 	fetch := func(from string, to plumbing.ReferenceName) (plumbing.Hash, error) {
-		err := remote.FetchContext(ctx, &git.FetchOptions{
-			RemoteName: git.DefaultRemoteName,
-			RefSpecs:   []config.RefSpec{config.RefSpec("+" + from + ":" + to.String())},
-			Depth:      depth,
-			Auth:       am,
-			Tags:       git.NoTags,
-			Force:      true,
-		})
-		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-			return plumbing.ZeroHash, err
-		}
-		ref, err := st.Reference(to)
-		if err != nil {
-			return plumbing.ZeroHash, err
-		}
-		return ref.Hash(), nil
+		return fetchRef(ctx, remote, st, from, to, depth, am)
 	}
 	p := &PullRequestHistory{Branch: branch, st: st}
 	base, err := fetch(plumbing.NewBranchReferenceName(branch).String(), plumbing.NewRemoteReferenceName(git.DefaultRemoteName, branch))
@@ -129,4 +115,25 @@ func (p *PullRequestHistory) Export(sha, dir string) error {
 		return fmt.Errorf("commit %q is not the head, the branch head or the merge base of the pull request: %w", sha, ErrCommitNotFound)
 	}
 	return exportCommit(p.st, sha, dir)
+}
+
+// fetchRef fetches the ref from (a full name) of remote into the local ref to of st,
+// with depth commits of history, and returns the commit it points at.
+func fetchRef(ctx context.Context, remote *git.Remote, st *memory.Storage, from string, to plumbing.ReferenceName, depth int, am transport.AuthMethod) (plumbing.Hash, error) {
+	err := remote.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: git.DefaultRemoteName,
+		RefSpecs:   []config.RefSpec{config.RefSpec("+" + from + ":" + to.String())},
+		Depth:      depth,
+		Auth:       am,
+		Tags:       git.NoTags,
+		Force:      true,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return plumbing.ZeroHash, err
+	}
+	ref, err := st.Reference(to)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return ref.Hash(), nil
 }
