@@ -1,0 +1,155 @@
+package docs
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// pages are the docs the checker reads.
+func pages(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	for _, glob := range []string{"README.md", "docs/*.md", "docs/api/*.md"} {
+		m, err := filepath.Glob(filepath.Join(root, glob))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	if len(files) < 10 {
+		t.Fatalf("found %d pages under %s, want the docs", len(files), root)
+	}
+	return files
+}
+
+func vocab(t *testing.T) *vocabulary {
+	t.Helper()
+	v, err := loadVocabulary(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestDocsNameWhatExists fails when a page names a gitfleet command or flag, a condition
+// type, a reason or an API field that the code does not have.
+func TestDocsNameWhatExists(t *testing.T) {
+	v := vocab(t)
+	for _, file := range pages(t) {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, file)
+		for _, f := range checkPage(string(data), v) {
+			t.Errorf("%s:%s", rel, f)
+		}
+	}
+}
+
+// TestDocsREADMEListsEveryCommand fails when a command is missing from the command table
+// of docs/README.md.
+func TestDocsREADMEListsEveryCommand(t *testing.T) {
+	v := vocab(t)
+	data, err := os.ReadFile(filepath.Join(root, "docs", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cmd := range v.commands {
+		if !strings.Contains(string(data), "| `gitfleet "+cmd) {
+			t.Errorf("docs/README.md: the command table has no row for gitfleet %s", cmd)
+		}
+	}
+}
+
+// TestVocabulary checks the vocabulary against names known to exist, and known not to:
+// a loader that found nothing would let every page pass.
+func TestVocabulary(t *testing.T) {
+	v := vocab(t)
+	for _, c := range []string{"render", "diff", "status", "promote", "approve", "rollback", "version"} {
+		if v.commands[c] == nil {
+			t.Errorf("commands: no %q in docs/cli.md", c)
+		}
+	}
+	for cmd, flag := range map[string]string{"render": "cluster", "rollback": "to", "status": "o", "promote": "skip-gates"} {
+		if !v.commands[cmd][flag] {
+			t.Errorf("flags of %s = %v, want -%s among them", cmd, v.commands[cmd], flag)
+		}
+	}
+	for _, c := range []string{"Ready", "Stalled", "Healthy", "Joined", "Committed", "Drifted", "GatesPassed"} {
+		if !v.conditions[c] {
+			t.Errorf("conditions: no %q", c)
+		}
+	}
+	// Declared in api/v1alpha1 but set by no code.
+	if v.conditions["Promoted"] {
+		t.Errorf("conditions: Promoted counted, but no code sets it")
+	}
+	for _, r := range []string{"Succeeded", "DependencyNotReady", "FetchFailed", "PathNotFound", "Merged", "ForgeRateLimited"} {
+		if !v.reasons[r] {
+			t.Errorf("reasons: no %q", r)
+		}
+	}
+	for _, e := range []string{"RollbackFailed", "HubReportFailed", "Committed", "ApplyFailed"} {
+		if !v.events[e] {
+			t.Errorf("events: no %q", e)
+		}
+	}
+	for kind, path := range map[string]string{"Pipeline": "status.stages.targetRevision", "ClusterSync": "spec.hub.kubeconfigSecretRef.name", "Placement": "spec.helm.values.anything"} {
+		if fs := v.kinds[kind]; fs == nil || !fs.has(path) {
+			t.Errorf("fields of %s: no %s", kind, path)
+		}
+	}
+}
+
+// TestCheckerCatches runs the checker on a page full of mistakes (testdata/wrong.md): each
+// must be found, on its line.
+func TestCheckerCatches(t *testing.T) {
+	v := vocab(t)
+	data, err := os.ReadFile("testdata/wrong.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range checkPage(string(data), v) {
+		got = append(got, f.String())
+	}
+	want := []string{
+		`line 5: command "gitfleet promot": gitfleet has no such command (see docs/cli.md)`,
+		`line 7: flag "--revison": gitfleet promote has no flag -revison (see docs/cli.md)`,
+		`line 10: command "gitfleet rollbak": gitfleet has no such command (see docs/cli.md)`,
+		`line 11: flag "--force": gitfleet approve has no flag -force (see docs/cli.md)`,
+		`line 14: flag "--wait": gitfleet promote has no flag -wait (see docs/cli.md)`,
+		`line 16: condition "Promoted": no code sets a condition of this type`,
+		`line 17: reason "GateFailed": no code sets this reason`,
+		`line 18: condition "Synced": no code sets a condition of this type`,
+		`line 18: reason "Bogus": no code sets this reason`,
+		`line 19: event "Exploded": no code records an event with this reason`,
+		`line 21: field "spec.stages[].promotionMode": no kind has a field spec.stages[].promotionMode (see docs/api/reference.md)`,
+		`line 22: field "Pipeline.spec.fleetPath": Pipeline has no field spec.fleetPath (see docs/api/reference.md)`,
+		`line 27: condition "Promoted": no code sets a condition of this type`,
+		`line 28: condition "Teleported": no code sets a condition of this type`,
+		`line 30: flag "--skp-gates": gitfleet promote has no flag -skp-gates (see docs/cli.md)`,
+		`line 28: reason "Teleported": no code sets this reason`,
+	}
+	if d := DiffLines(want, got); d != "" {
+		t.Errorf("checkPage(testdata/wrong.md): (-want +got)\n%s", d)
+	}
+}
+
+// TestCheckerPasses runs the checker on a page of correct names written in every way the
+// docs write them (testdata/right.md): nothing may be reported.
+func TestCheckerPasses(t *testing.T) {
+	v := vocab(t)
+	data, err := os.ReadFile("testdata/right.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range checkPage(string(data), v) {
+		t.Errorf("checkPage(testdata/right.md): %s", f)
+	}
+}
