@@ -34,7 +34,9 @@ var (
 	// gitfleetCmd is a command line: "gitfleet WORD ..." at the start of a code span or of
 	// a line of a code block (after an optional "$ ").
 	gitfleetCmd = regexp.MustCompile(`^(?:\$\s+)?gitfleet\s+(-?-?[A-Za-z][A-Za-z0-9-]*)(\s.*)?$`)
-	flagToken   = regexp.MustCompile(`^[\[(]*--?([A-Za-z][A-Za-z0-9-]*)`)
+	// programCmd is "gitfleet-hub [flags]" or "gitfleet-agent [flags]".
+	programCmd = regexp.MustCompile(`^(?:\$\s+)?(gitfleet-hub|gitfleet-agent)(\s.*)?$`)
+	flagToken  = regexp.MustCompile(`^[\[(]*--?([A-Za-z][A-Za-z0-9-]*)`)
 	// status is "Type=True" and the like.
 	conditionStatus = regexp.MustCompile(`^([A-Za-z]+)=(True|False|Unknown)$`)
 	// fieldPath is "spec.a.b", "status.x[].y" or "Kind.spec.a", not after a dot or a word
@@ -73,12 +75,15 @@ func checkPage(content string, v *vocabulary) []finding {
 	var out []finding
 	lines := strings.Split(content, "\n")
 	inFence := false
-	var header []category // the columns of the current table
-	var para []string     // the current paragraph's lines
+	var header []category  // the columns of the current table
+	var headerCtx []string // the program each column of the current table is about
+	var para []string      // the current paragraph's lines
 	paraStart := 0
+	blockCtx := "" // the command of the code block's last command line, for flag lines
 	flush := func() {
 		if len(para) > 0 {
-			out = append(out, checkProse(strings.Join(para, "\n"), paraStart, nil, v)...)
+			f, _ := checkProse(strings.Join(para, "\n"), paraStart, nil, "", v)
+			out = append(out, f...)
 		}
 		para = nil
 	}
@@ -87,11 +92,22 @@ func checkPage(content string, v *vocabulary) []finding {
 		trimmed := strings.TrimSpace(line)
 		if strings.HasPrefix(trimmed, "```") || strings.HasPrefix(trimmed, "~~~") {
 			flush()
-			inFence = !inFence
+			inFence, blockCtx = !inFence, ""
 			continue
 		}
 		if inFence {
-			out = append(out, checkCommandLine(stripComment(trimmed), n, v)...)
+			line := stripComment(trimmed)
+			f, ctx := checkCommandLine(line, n, v)
+			out = append(out, f...)
+			switch {
+			case ctx != "":
+				blockCtx = ctx
+			case strings.HasPrefix(line, "-") && blockCtx != "":
+				// "  --work-dir DIR   Git checkouts", under "gitfleet-agent [flags]"
+				out = append(out, checkFlags(blockCtx, line, n, v)...)
+			default:
+				blockCtx = ""
+			}
 			continue
 		}
 		if strings.HasPrefix(trimmed, "|") {
@@ -99,10 +115,10 @@ func checkPage(content string, v *vocabulary) []finding {
 			cells := splitRow(trimmed)
 			switch {
 			case i+1 < len(lines) && isSeparator(strings.TrimSpace(lines[i+1])):
-				header = columnCategories(cells)
+				header, headerCtx = columnCategories(cells)
 			case isSeparator(trimmed):
 			default:
-				out = append(out, checkRow(cells, n, header, v)...)
+				out = append(out, checkRow(cells, n, header, headerCtx, v)...)
 			}
 			continue
 		}
@@ -110,7 +126,8 @@ func checkPage(content string, v *vocabulary) []finding {
 		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
 			flush()
 			if trimmed != "" {
-				out = append(out, checkProse(trimmed, n, nil, v)...)
+				f, _ := checkProse(trimmed, n, nil, "", v)
+				out = append(out, f...)
 			}
 			continue
 		}
@@ -160,16 +177,20 @@ func isSeparator(row string) bool {
 
 // columnCategories reads a table header: a column headed "Reason" (but not the scheduler's
 // free-text "Reason starts with") holds reasons, "Condition ..." or "Type" next to a
-// "Polarity" column holds condition types.
-func columnCategories(cells []string) []category {
+// "Polarity" column holds condition types; a column headed `gitfleet-hub` or
+// `gitfleet-agent` is about that program's flags.
+func columnCategories(cells []string) ([]category, []string) {
 	polarity := false
 	for _, c := range cells {
 		if strings.EqualFold(strings.TrimSpace(c), "Polarity") {
 			polarity = true
 		}
 	}
-	cats := make([]category, len(cells))
+	cats, ctxs := make([]category, len(cells)), make([]string, len(cells))
 	for i, c := range cells {
+		if m := programCmd.FindStringSubmatch(strings.Trim(strings.TrimSpace(c), "`")); m != nil && m[2] == "" {
+			ctxs[i] = m[1]
+		}
 		h := strings.ToLower(strings.TrimSpace(span.ReplaceAllString(c, "")))
 		switch {
 		case strings.Contains(h, "starts with") || strings.Contains(h, "start of"):
@@ -179,32 +200,42 @@ func columnCategories(cells []string) []category {
 			cats[i] = condition
 		}
 	}
-	return cats
+	return cats, ctxs
 }
 
-// checkRow checks the cells of a table row, each as prose; a cell in a reason or
-// condition column names reasons or conditions in every plain-word span.
-func checkRow(cells []string, line int, header []category, v *vocabulary) []finding {
+// checkRow checks the cells of a table row, each as prose, in the categories and program
+// contexts of their columns; a program named in a cell is the context of the cells after it.
+func checkRow(cells []string, line int, header []category, headerCtx []string, v *vocabulary) []finding {
 	var out []finding
+	ctx := ""
 	for i, c := range cells {
 		col := none
 		if i < len(header) {
 			col = header[i]
 		}
-		out = append(out, checkProse(c, line, &col, v)...)
+		cellCtx := ctx
+		if i < len(headerCtx) && headerCtx[i] != "" {
+			cellCtx = headerCtx[i]
+		}
+		f, last := checkProse(c, line, &col, cellCtx, v)
+		out = append(out, f...)
+		if last != cellCtx {
+			ctx = last
+		}
 	}
 	return out
 }
 
 // checkProse checks the code spans of a paragraph (or a table cell): commands and flags,
 // conditions, reasons and events by the words around them, and field paths. column, when
-// not none, is the category of every plain word span of a table cell.
-func checkProse(text string, line int, column *category, v *vocabulary) []finding {
+// not none, is the category of the first plain word span of a table cell; ctx is the
+// command whose flags the spans name until a span names another. It returns the
+// findings and the last command context.
+func checkProse(text string, line int, column *category, ctx string, v *vocabulary) ([]finding, string) {
 	var out []finding
 	locs := span.FindAllStringSubmatchIndex(text, -1)
-	lastCmd := "" // the paragraph's last gitfleet command, for flags in later spans
-	prev := none  // the category of the previous span, for lists
-	prevEnd := 0  // where the previous span ended
+	prev := none // the category of the previous span, for lists
+	prevEnd := 0 // where the previous span ended
 	leading := column != nil && strings.HasPrefix(strings.TrimSpace(text), "`")
 	for k, loc := range locs {
 		s := strings.Join(strings.Fields(text[loc[2]:loc[3]]), " ")
@@ -216,18 +247,16 @@ func checkProse(text string, line int, column *category, v *vocabulary) []findin
 		}
 		prevEnd = loc[1]
 
-		if m := gitfleetCmd.FindStringSubmatch(s); m != nil {
-			out = append(out, checkCommandLine(s, ln, v)...)
-			if _, ok := v.commands[m[1]]; ok {
-				lastCmd = m[1]
+		if f, c := checkCommandLine(s, ln, v); c != "" || len(f) > 0 {
+			out = append(out, f...)
+			if c != "" {
+				ctx = c
 			}
 			prev = none
 			continue
 		}
-		if m := flagToken.FindStringSubmatch(s); m != nil && strings.HasPrefix(s, "-") && lastCmd != "" {
-			if !v.commands[lastCmd][m[1]] && m[1] != "h" && m[1] != "help" {
-				out = append(out, finding{ln, "flag", s, fmt.Sprintf("gitfleet %s has no flag -%s (see docs/cli.md)", lastCmd, m[1])})
-			}
+		if strings.HasPrefix(s, "-") && ctx != "" {
+			out = append(out, checkFlags(ctx, s, ln, v)...)
 			continue
 		}
 		for _, m := range fieldPath.FindAllStringSubmatch(s, -1) {
@@ -270,7 +299,7 @@ func checkProse(text string, line int, column *category, v *vocabulary) []findin
 			out = append(out, finding{ln, catName(cat), s, f})
 		}
 	}
-	return out
+	return out, ctx
 }
 
 func catName(c category) string {
@@ -317,29 +346,46 @@ func checkField(kind, path string, v *vocabulary) string {
 	return fmt.Sprintf("no kind has a field %s (see docs/api/reference.md)", path)
 }
 
-// checkCommandLine checks "gitfleet CMD [flags]": CMD must be a command and every flag
-// one of its flags. Placeholders (COMMAND) and lines that are not gitfleet commands pass.
-func checkCommandLine(line string, n int, v *vocabulary) []finding {
+// checkCommandLine checks a command line: "gitfleet CMD [flags]", where CMD must be a
+// command and every flag one of its flags, or "gitfleet-hub [flags]" / "gitfleet-agent
+// [flags]". Placeholders (gitfleet COMMAND) pass. It returns the findings and the command
+// context ("promote", "gitfleet-hub"; "" for a line that is no such command).
+func checkCommandLine(line string, n int, v *vocabulary) ([]finding, string) {
+	if m := programCmd.FindStringSubmatch(line); m != nil {
+		return checkFlags(m[1], m[2], n, v), m[1]
+	}
 	m := gitfleetCmd.FindStringSubmatch(line)
 	if m == nil {
-		return nil
+		return nil, ""
 	}
 	cmd, rest := m[1], m[2]
 	if strings.HasPrefix(cmd, "-") || strings.ToUpper(cmd) == cmd {
-		return nil // gitfleet -h, gitfleet COMMAND
+		return nil, "" // gitfleet -h, gitfleet COMMAND
 	}
-	flags, ok := v.commands[cmd]
-	if !ok {
-		return []finding{{n, "command", "gitfleet " + cmd, "gitfleet has no such command (see docs/cli.md)"}}
+	if _, ok := v.commands[cmd]; !ok {
+		return []finding{{n, "command", "gitfleet " + cmd, "gitfleet has no such command (see docs/cli.md)"}}, ""
+	}
+	return checkFlags(cmd, rest, n, v), cmd
+}
+
+// checkFlags checks every flag in a command line's text against the flags of ctx (a
+// gitfleet command, or gitfleet-hub / gitfleet-agent).
+func checkFlags(ctx, text string, n int, v *vocabulary) []finding {
+	flags, name, where := v.programs[ctx], ctx, "cmd/"+ctx
+	if flags == nil {
+		flags, name, where = v.commands[ctx], "gitfleet "+ctx, "docs/cli.md"
 	}
 	var out []finding
-	for _, tok := range strings.Fields(rest) {
+	for _, tok := range strings.Fields(text) {
+		if !strings.HasPrefix(strings.TrimLeft(tok, "[("), "-") {
+			continue
+		}
 		fm := flagToken.FindStringSubmatch(tok)
 		if fm == nil || fm[1] == "h" || fm[1] == "help" {
 			continue
 		}
 		if !flags[fm[1]] {
-			out = append(out, finding{n, "flag", tok, fmt.Sprintf("gitfleet %s has no flag -%s (see docs/cli.md)", cmd, fm[1])})
+			out = append(out, finding{n, "flag", strings.TrimRight(tok, ",;.)]"), fmt.Sprintf("%s has no flag -%s (see %s)", name, fm[1], where)})
 		}
 	}
 	return out

@@ -80,6 +80,13 @@ func TestVocabulary(t *testing.T) {
 			t.Errorf("flags of %s = %v, want -%s among them", cmd, v.commands[cmd], flag)
 		}
 	}
+	for prog, flag := range map[string]string{"gitfleet-hub": "data-dir", "gitfleet-agent": "hub-heartbeat-interval"} {
+		for _, f := range []string{flag, "leader-elect", "zap-log-level", "kubeconfig"} {
+			if !v.programs[prog][f] {
+				t.Errorf("flags of %s = %v, want --%s among them", prog, v.programs[prog], f)
+			}
+		}
+	}
 	for _, c := range []string{"Ready", "Stalled", "Healthy", "Joined", "Committed", "Drifted", "GatesPassed"} {
 		if !v.conditions[c] {
 			t.Errorf("conditions: no %q", c)
@@ -134,6 +141,9 @@ func TestCheckerCatches(t *testing.T) {
 		`line 27: condition "Promoted": no code sets a condition of this type`,
 		`line 28: condition "Teleported": no code sets a condition of this type`,
 		`line 30: flag "--skp-gates": gitfleet promote has no flag -skp-gates (see docs/cli.md)`,
+		`line 36: flag "--hub-heartbeat": gitfleet-agent has no flag -hub-heartbeat (see cmd/gitfleet-agent)`,
+		`line 39: flag "--watch-namespace": gitfleet-hub has no flag -watch-namespace (see cmd/gitfleet-hub)`,
+		`line 43: flag "--data-directory": gitfleet-hub has no flag -data-directory (see cmd/gitfleet-hub)`,
 		`line 28: reason "Teleported": no code sets this reason`,
 	}
 	if d := DiffLines(want, got); d != "" {

@@ -9,6 +9,7 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -27,6 +28,8 @@ const root = "../.."
 type vocabulary struct {
 	// commands: gitfleet subcommand → its flags (without dashes).
 	commands map[string]map[string]bool
+	// programs: gitfleet-hub and gitfleet-agent → their flags.
+	programs map[string]map[string]bool
 	// conditions: condition types the code sets.
 	conditions map[string]bool
 	// reasons: condition reasons the code sets.
@@ -71,6 +74,9 @@ func loadVocabulary(repo string) (*vocabulary, error) {
 	if v.commands, err = loadCommands(filepath.Join(repo, "docs", "cli.md")); err != nil {
 		return nil, err
 	}
+	if v.programs, err = loadProgramFlags(repo); err != nil {
+		return nil, err
+	}
 	if err := v.loadGoNames(repo); err != nil {
 		return nil, err
 	}
@@ -111,6 +117,90 @@ func loadCommands(file string) (map[string]map[string]bool, error) {
 		return nil, fmt.Errorf("%s lists no command", file)
 	}
 	return cmds, sc.Err()
+}
+
+// loadProgramFlags reads the flags of gitfleet-hub and gitfleet-agent from their main
+// packages: every flag.X / flag.XVar call with a literal name, controller-runtime's zap
+// flags where its Options.BindFlags is called (read from controller-runtime's own source),
+// and its --kubeconfig, which sigs.k8s.io/controller-runtime/pkg/client/config registers
+// on the command line in init.
+func loadProgramFlags(repo string) (map[string]map[string]bool, error) {
+	out := map[string]map[string]bool{}
+	for _, prog := range []string{"gitfleet-hub", "gitfleet-agent"} {
+		flags, bind, err := flagNames(filepath.Join(repo, "cmd", prog))
+		if err != nil {
+			return nil, err
+		}
+		if len(flags) == 0 {
+			return nil, fmt.Errorf("cmd/%s defines no flag", prog)
+		}
+		if bind {
+			dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/controller-runtime").Output()
+			if err != nil {
+				return nil, fmt.Errorf("finding controller-runtime's source: %w", err)
+			}
+			zapFlags, _, err := flagNames(filepath.Join(strings.TrimSpace(string(dir)), "pkg", "log", "zap"))
+			if err != nil {
+				return nil, err
+			}
+			for f := range zapFlags {
+				flags[f] = true
+			}
+		}
+		flags["kubeconfig"] = true
+		out[prog] = flags
+	}
+	return out, nil
+}
+
+// flagDefs are the flag package's functions that define a flag, and where the name is.
+var flagDefs = map[string]int{
+	"String": 0, "Bool": 0, "Int": 0, "Int64": 0, "Uint": 0, "Uint64": 0, "Float64": 0, "Duration": 0, "Func": 0, "BoolFunc": 0,
+	"StringVar": 1, "BoolVar": 1, "IntVar": 1, "Int64Var": 1, "UintVar": 1, "Uint64Var": 1, "Float64Var": 1, "DurationVar": 1, "Var": 1, "TextVar": 1,
+}
+
+// flagNames returns the names of the flags the non-test Go files of a folder define, and
+// whether they call a BindFlags method.
+func flagNames(dir string) (map[string]bool, bool, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		return nil, false, err
+	}
+	flags, bind := map[string]bool{}, false
+	fset := token.NewFileSet()
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			return nil, false, err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if sel.Sel.Name == "BindFlags" {
+				bind = true
+			}
+			i, ok := flagDefs[sel.Sel.Name]
+			if !ok || i >= len(call.Args) {
+				return true
+			}
+			if lit, ok := call.Args[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				if name, err := strconv.Unquote(lit.Value); err == nil {
+					flags[name] = true
+				}
+			}
+			return true
+		})
+	}
+	return flags, bind, nil
 }
 
 // goConst is a string constant of the code.
