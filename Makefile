@@ -38,6 +38,11 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy, CRDs (config/crd/bases) and RB
 	$(CONTROLLER_GEN) rbac:roleName=gitfleet-hub paths=./controllers/hub/... output:rbac:dir=config/rbac/hub
 	$(CONTROLLER_GEN) rbac:roleName=gitfleet-agent paths=./controllers/agent/... output:rbac:dir=config/rbac/agent
 
+.PHONY: docs
+docs: ## Regenerate docs/cli.md (the CLI's help output) and docs/api/reference.md (from the CRDs); go test ./... fails while they are stale.
+	$(GO) test ./cmd/gitfleet -run TestCLIReference -update
+	$(GO) test ./test/docs -run TestAPIReference -update
+
 .PHONY: verify
 verify: generate ## Fail when generated files are stale or go mod tidy would change something.
 	$(GO) mod tidy
