@@ -1,8 +1,10 @@
 package docs
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -161,5 +163,86 @@ func TestCheckerPasses(t *testing.T) {
 	}
 	for _, f := range checkPage(string(data), v) {
 		t.Errorf("checkPage(testdata/right.md): %s", f)
+	}
+}
+
+var (
+	mdLink     = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	mdHeading  = regexp.MustCompile(`^#{1,6}\s+(.*)$`)
+	slugRemove = regexp.MustCompile(`[^\p{L}\p{N} _-]`)
+)
+
+// slug is GitHub's anchor of a heading: lower case, punctuation dropped, spaces as dashes.
+func slug(heading string) string {
+	return strings.ReplaceAll(slugRemove.ReplaceAllString(strings.ToLower(strings.TrimSpace(heading)), ""), " ", "-")
+}
+
+// anchors returns the anchors of a markdown file's headings (outside code blocks), with
+// GitHub's -1, -2 suffixes for repeated headings.
+func anchors(data string) map[string]bool {
+	out, seen, fence := map[string]bool{}, map[string]int{}, false
+	for _, line := range strings.Split(data, "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "```") {
+			fence = !fence
+		}
+		m := mdHeading.FindStringSubmatch(line)
+		if fence || m == nil {
+			continue
+		}
+		s := slug(m[1])
+		if n := seen[s]; n > 0 {
+			out[fmt.Sprintf("%s-%d", s, n)] = true
+		} else {
+			out[s] = true
+		}
+		seen[s]++
+	}
+	return out
+}
+
+// TestDocsLinks fails when a page links to a file of the repository that does not exist,
+// or to a heading that its page does not have.
+func TestDocsLinks(t *testing.T) {
+	for _, file := range pages(t) {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, file)
+		fence := false
+		for i, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "```") {
+				fence = !fence
+			}
+			if fence {
+				continue
+			}
+			for _, m := range mdLink.FindAllStringSubmatch(span.ReplaceAllString(line, "``"), -1) {
+				target := m[1]
+				if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+					continue
+				}
+				path, anchor, _ := strings.Cut(target, "#")
+				dest := file
+				if path != "" {
+					dest = filepath.Join(filepath.Dir(file), filepath.FromSlash(path))
+				}
+				st, err := os.Stat(dest)
+				if err != nil {
+					t.Errorf("%s:%d: link %s: %s does not exist", rel, i+1, target, path)
+					continue
+				}
+				if anchor == "" || st.IsDir() || !strings.HasSuffix(dest, ".md") {
+					continue
+				}
+				body, err := os.ReadFile(dest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !anchors(string(body))[anchor] {
+					t.Errorf("%s:%d: link %s: %s has no heading with the anchor #%s", rel, i+1, target, path, anchor)
+				}
+			}
+		}
 	}
 }
