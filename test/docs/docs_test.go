@@ -246,3 +246,27 @@ func TestDocsLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestSlug checks the anchors made of headings against ones GitHub makes.
+func TestSlug(t *testing.T) {
+	for heading, want := range map[string]string{
+		"2.4 Each member cluster":                 "24-each-member-cluster",
+		"Agent (`controllers/agent/metrics.go`)":  "agent-controllersagentmetricsgo",
+		"Ranking, stickiness and stability":       "ranking-stickiness-and-stability",
+		"Hub: hydration at fleet scale (issue 4)": "hub-hydration-at-fleet-scale-issue-4",
+		"Preview pull requests before merging":    "preview-pull-requests-before-merging",
+	} {
+		if got := slug(heading); got != want {
+			t.Errorf("slug(%q) = %q, want %q", heading, got, want)
+		}
+	}
+	got := anchors("# A\n## B\n```\n# not a heading\n```\n## B\n")
+	for _, a := range []string{"a", "b", "b-1"} {
+		if !got[a] {
+			t.Errorf("anchors(...) = %v, want %q among them", got, a)
+		}
+	}
+	if got["not-a-heading"] {
+		t.Errorf("anchors(...) = %v: a comment in a code block is no heading", got)
+	}
+}
