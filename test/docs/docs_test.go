@@ -270,3 +270,41 @@ func TestSlug(t *testing.T) {
 		t.Errorf("anchors(...) = %v: a comment in a code block is no heading", got)
 	}
 }
+
+// repoPath is a span that names a file or folder of the repository: a path whose first
+// folder is one at the repository's root ("controllers/agent/report.go", "config/hub").
+var repoPath = regexp.MustCompile("`((?:[A-Za-z0-9_.-]+/)+[A-Za-z0-9_.*-]*)`")
+
+// TestDocsPaths fails when a page names a file or folder of the repository that does not
+// exist (globs such as config/*/leader_election_role.yaml must match something).
+func TestDocsPaths(t *testing.T) {
+	top := map[string]bool{}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			top[e.Name()] = true
+		}
+	}
+	for _, file := range pages(t) {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, file)
+		for i, line := range strings.Split(string(data), "\n") {
+			for _, m := range repoPath.FindAllStringSubmatch(line, -1) {
+				p := strings.TrimSuffix(m[1], "...") // a Go package pattern: scheduler/plugins/...
+				if !top[strings.SplitN(p, "/", 2)[0]] {
+					continue
+				}
+				matches, err := filepath.Glob(filepath.Join(root, filepath.FromSlash(strings.TrimSuffix(p, "/"))))
+				if err != nil || len(matches) == 0 {
+					t.Errorf("%s:%d: %s does not exist in the repository", rel, i+1, p)
+				}
+			}
+		}
+	}
+}
