@@ -214,13 +214,41 @@ func TestOverrideErrors(t *testing.T) {
 	}
 }
 
-// An Override's helmValues rule is skipped for placements that are not Helm: one
-// Override may select placements of every kind.
+// An Override's helmValues rule is skipped for placements that are not Helm (one
+// Override may select placements of every kind): the placement renders as without it,
+// and the Override's other rules still apply.
 func TestOverrideObjectHelmValuesSkippedForDirectory(t *testing.T) {
-	in := input("team-a", dirSpec("manifests", false))
-	in.Overrides = []fleetv1.Override{overrideObject("values", fleetv1.OverrideRule{
-		Name: "values", HelmValues: rawJSON(t, map[string]any{"a": 1})})}
-	mustRender(t, New(Options{}), in, newCluster)
+	plain := mustRender(t, New(Options{}), input("team-a", dirSpec("manifests", true)), newCluster)
+	values := fleetv1.OverrideRule{Name: "values", HelmValues: rawJSON(t, map[string]any{"replicas": 7})}
+	label := fleetv1.OverrideRule{Name: "label", Target: deploymentTarget(),
+		JSONPatch: []fleetv1.JSONPatchOperation{{Op: "add", Path: "/metadata/labels/overridden", Value: rawJSON(t, "yes")}}}
+	for name, tc := range map[string]struct {
+		rules []fleetv1.OverrideRule
+		label bool // the Deployment has the label rule's label
+	}{
+		"helmValues alone":           {rules: []fleetv1.OverrideRule{values}},
+		"helmValues and a jsonPatch": {rules: []fleetv1.OverrideRule{values, label}, label: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := input("team-a", dirSpec("manifests", true))
+			in.Overrides = []fleetv1.Override{overrideObject("mixed", tc.rules...)}
+			got := mustRender(t, New(Options{}), in, newCluster)
+			if diff := cmp.Diff(ids(plain), ids(got)); diff != "" {
+				t.Fatalf("objects (-without the Override +with it):\n%s", diff)
+			}
+			for i, o := range got {
+				want := plain[i].Object.DeepCopy()
+				if o.ID.Kind == "Deployment" && tc.label {
+					labels := want.GetLabels()
+					labels["overridden"] = "yes"
+					want.SetLabels(labels)
+				}
+				if diff := cmp.Diff(want.Object, o.Object.Object); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", o.ID, diff)
+				}
+			}
+		})
+	}
 }
 
 func TestOverridesOnHelmAndKustomize(t *testing.T) {

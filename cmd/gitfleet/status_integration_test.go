@@ -5,15 +5,24 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/test/envtest"
 )
+
+// TestMain gives controller-runtime a logger (silent unless GITFLEET_TEST_VERBOSE is set;
+// without one it prints a stack trace after 30 s).
+func TestMain(m *testing.M) {
+	ctrl.SetLogger(envtest.Logger(os.Stderr))
+	os.Exit(m.Run())
+}
 
 func cond(typ string, st metav1.ConditionStatus, reason, msg string) metav1.Condition {
 	return metav1.Condition{Type: typ, Status: st, Reason: reason, Message: msg, LastTransitionTime: metav1.Now()}

@@ -4,10 +4,11 @@ package hub_test
 
 import (
 	"context"
-	"strings"
+	"fmt"
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
@@ -29,7 +30,7 @@ func TestRevisionFleetObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == heads["main"] })
+	h.waitStage(t, "dev", HaveField("CurrentRevision", heads["main"]))
 
 	// A Placement applied from Git changes on the hub ahead of the revision.
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -53,33 +54,23 @@ func TestRevisionFleetObjects(t *testing.T) {
 	if err := h.c.Create(ctx, byHand); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		files := h.readBranch(t, "env/dev")
-		for p := range files {
-			if strings.Contains(p, "/hello-early/") {
-				t.Fatalf("env/dev has %s: a Placement applied ahead of the revision was rendered as revision %s", p, heads["main"][:7])
-			}
+	early := ContainElement(ContainSubstring("/hello-early/"))
+	g := NewWithT(t)
+	g.Eventually(func(g Gomega) {
+		files, err := h.git.ReadBranch(ctx, "fleet", "env/dev")
+		g.Expect(err).NotTo(HaveOccurred())
+		if ok, _ := early.Match(sortedPaths(files)); ok {
+			StopTrying(fmt.Sprintf("env/dev has %v: a Placement applied ahead of the revision was rendered as revision %s", sortedPaths(files), heads["main"][:7])).Now()
 		}
-		if _, ok := files["clusters/dev-1/byhand/byhand/configmap-hello.yaml"]; ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("env/dev lacks the Placement made by hand: %d files", len(files))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		g.Expect(files).To(HaveKey("clusters/dev-1/byhand/byhand/configmap-hello.yaml"), "env/dev with the Placement made by hand")
+	}).Should(Succeed())
 	// A few more passes render nothing of the early Placement either.
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(300 * time.Millisecond) {
-		if err := hub.RequestReconcile(ctx, h.c, h.pipeline(t, "release"), time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		for p := range h.readBranch(t, "env/dev") {
-			if strings.Contains(p, "/hello-early/") {
-				t.Fatalf("env/dev has %s", p)
-			}
-		}
-	}
+	g.Consistently(func(g Gomega) {
+		g.Expect(hub.RequestReconcile(ctx, h.c, h.pipeline(t, "release"), time.Now())).To(Succeed())
+		files, err := h.git.ReadBranch(ctx, "fleet", "env/dev")
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(sortedPaths(files)).NotTo(early, "env/dev")
+	}).WithTimeout(3 * time.Second).WithPolling(300 * time.Millisecond).Should(Succeed())
 	if files := h.readBranch(t, "env/dev"); files["clusters/dev-1/hello/hello/configmap-hello.yaml"] == "" {
 		t.Errorf("env/dev lost hello as the revision declares it")
 	}
@@ -103,27 +94,18 @@ spec:
   pipelineRef: {name: release}
 `
 	rev2 := h.push(t, gitserver.Commit{Files: map[string]string{"fleet/extra.yaml": extra}})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		dev := h.waitStage(t, "dev", func(fleetv1alpha1.StageStatus) bool { return true })
-		if _, ok := h.readBranch(t, "env/dev")["clusters/dev-1/extra/extra/configmap-hello.yaml"]; ok && dev.CurrentRevision == rev2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("env/dev did not get the placement added in %s", rev2[:7])
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	g := NewWithT(t)
+	g.Eventually(func(g Gomega) {
+		g.Expect(h.stageOf(g, "dev")).To(HaveField("CurrentRevision", rev2), "stage dev")
+		files, err := h.git.ReadBranch(context.Background(), "fleet", "env/dev")
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(files).To(HaveKey("clusters/dev-1/extra/extra/configmap-hello.yaml"), "env/dev with the placement added in %s", rev2[:7])
+	}).Should(Succeed())
 	// Every hydration pass writes env/staging (at rev1) too; a few more passes for good measure.
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(300 * time.Millisecond) {
-		files := h.readBranch(t, "env/staging")
-		if sourceCommit(t, files) != rev1 {
-			t.Fatalf("env/staging moved to %s without a promotion", sourceCommit(t, files))
-		}
-		for p := range files {
-			if strings.Contains(p, "/extra/") {
-				t.Fatalf("env/staging (at %s) has %s, a placement of %s", rev1[:7], p, rev2[:7])
-			}
-		}
-	}
+	g.Consistently(func(g Gomega) {
+		files, err := h.git.ReadBranch(context.Background(), "fleet", "env/staging")
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(sourceCommit(t, files)).To(Equal(rev1), "env/staging's revision (no promotion)")
+		g.Expect(sortedPaths(files)).NotTo(ContainElement(ContainSubstring("/extra/")), "env/staging at %s, with a placement of %s", rev1[:7], rev2[:7])
+	}).WithTimeout(3 * time.Second).WithPolling(300 * time.Millisecond).Should(Succeed())
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -72,9 +73,9 @@ func TestGiteaPromotion(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 })
+	h.waitStage(t, "dev", HaveField("CurrentRevision", rev1))
 	start := time.Now()
-	h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", func(s fleetv1alpha1.StageStatus) bool { return strings.Contains(s.Message, "awaiting approval #") })
+	h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", HaveField("Message", ContainSubstring("awaiting approval #")))
 	t.Logf("dev healthy → prod pull request open on Gitea: %s", time.Since(start).Round(10*time.Millisecond))
 
 	var prs []struct {
@@ -102,7 +103,7 @@ func TestGiteaPromotion(t *testing.T) {
 	if err := g.Do(ctx, "POST", "repos/"+repo+"/pulls/"+itoa(pr.Number)+"/merge", map[string]string{"Do": "merge"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 && s.TargetRevision == "" })
+	h.waitStage(t, "prod", And(HaveField("CurrentRevision", rev1), HaveField("TargetRevision", "")))
 	t.Logf("merge on Gitea → prod at the revision: %s", time.Since(merged).Round(10*time.Millisecond))
 	prod, err := gitserver.ReadBranch(ctx, g.RepoURL(repo), g.Auth(), "env/prod")
 	if err != nil {
@@ -125,26 +126,16 @@ func startHubOn(t *testing.T, opts hub.Options) *hubEnv {
 // waitGiteaStatus waits until a status of context with state was posted on sha.
 func waitGiteaStatus(t *testing.T, g *gitea.Server, repo, sha, context, state string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var statuses []struct {
+	type status struct {
 		Context     string
 		Status      string
 		Description string
 	}
-	for {
+	NewWithT(t).Eventually(func() ([]status, error) {
+		var statuses []status
 		err := g.Do(t.Context(), "GET", "repos/"+repo+"/commits/"+sha+"/statuses", nil, &statuses)
-		if err == nil {
-			for _, s := range statuses {
-				if s.Context == context && s.Status == state {
-					return
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status %s on %s = %+v (err %v), want %s", context, sha[:7], statuses, err, state)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return statuses, err
+	}).Should(ContainElement(And(HaveField("Context", context), HaveField("Status", state))), "statuses on %s", sha[:7])
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,7 +51,7 @@ func TestGitSourceErrors(t *testing.T) {
 	}
 
 	t.Run("wrong credentials", func(t *testing.T) {
-		cond := waitCondition(t, c, src, fleetv1alpha1.FetchedCondition, func(c *metav1.Condition) bool { return c.Status == metav1.ConditionFalse })
+		cond := waitCondition(t, c, src, fleetv1alpha1.FetchedCondition, HaveField("Status", metav1.ConditionFalse))
 		if cond.Reason != fleetv1alpha1.AuthenticationFailedReason {
 			t.Errorf("Fetched reason = %s (%s), want %s", cond.Reason, cond.Message, fleetv1alpha1.AuthenticationFailedReason)
 		}
@@ -62,7 +64,7 @@ func TestGitSourceErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		request(t, c, src)
-		waitCondition(t, c, src, fleetv1alpha1.ReadyCondition, func(c *metav1.Condition) bool { return c.Status == metav1.ConditionTrue })
+		waitCondition(t, c, src, fleetv1alpha1.ReadyCondition, HaveField("Status", metav1.ConditionTrue))
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "default"}, &fleetv1alpha1.Pipeline{}); err != nil {
 			t.Errorf("the pipeline from fleet/ was not applied: %v", err)
 		}
@@ -76,7 +78,7 @@ func TestGitSourceErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		request(t, c, src)
-		cond := waitCondition(t, c, src, fleetv1alpha1.FleetAppliedCondition, func(c *metav1.Condition) bool { return c.Status == metav1.ConditionFalse })
+		cond := waitCondition(t, c, src, fleetv1alpha1.FleetAppliedCondition, HaveField("Status", metav1.ConditionFalse))
 		if cond.Reason != fleetv1alpha1.InvalidFleetObjectReason || !strings.Contains(cond.Message, "fleet/broken.yaml") {
 			t.Errorf("FleetApplied = %s: %s; want InvalidFleetObject naming fleet/broken.yaml", cond.Reason, cond.Message)
 		}
@@ -94,9 +96,7 @@ func TestGitSourceErrors(t *testing.T) {
 		if err := c.Update(ctx, before); err != nil {
 			t.Fatal(err)
 		}
-		cond := waitCondition(t, c, src, fleetv1alpha1.FetchedCondition, func(c *metav1.Condition) bool {
-			return c.Status == metav1.ConditionFalse && c.Reason == fleetv1alpha1.FetchFailedReason
-		})
+		cond := waitCondition(t, c, src, fleetv1alpha1.FetchedCondition, And(HaveField("Status", metav1.ConditionFalse), HaveField("Reason", fleetv1alpha1.FetchFailedReason)))
 		after := &fleetv1alpha1.GitSource{}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(src), after); err != nil {
 			t.Fatal(err)
@@ -121,22 +121,17 @@ func request(t *testing.T, c client.Client, src *fleetv1alpha1.GitSource) {
 	}
 }
 
-func waitCondition(t *testing.T, c client.Client, src *fleetv1alpha1.GitSource, typ string, ok func(*metav1.Condition) bool) *metav1.Condition {
+// waitCondition waits until the GitSource's condition typ matches want, and returns it.
+func waitCondition(t *testing.T, c client.Client, src *fleetv1alpha1.GitSource, typ string, want types.GomegaMatcher) *metav1.Condition {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	var cond *metav1.Condition
+	NewWithT(t).Eventually(func(g Gomega) {
 		cur := &fleetv1alpha1.GitSource{}
-		if err := c.Get(context.Background(), client.ObjectKeyFromObject(src), cur); err != nil {
-			t.Fatal(err)
-		}
-		if cond := apimeta.FindStatusCondition(cur.Status.Conditions, typ); cond != nil && ok(cond) {
-			return cond
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition %s did not reach the wanted state; conditions: %+v", typ, cur.Status.Conditions)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		g.Expect(c.Get(context.Background(), client.ObjectKeyFromObject(src), cur)).To(Succeed())
+		cond = apimeta.FindStatusCondition(cur.Status.Conditions, typ)
+		g.Expect(cond).To(And(Not(BeNil()), want), "condition %s of GitSource %s; conditions: %+v", typ, src.Name, cur.Status.Conditions)
+	}).WithTimeout(60 * time.Second).Should(Succeed())
+	return cond
 }
 
 func checkNoSecret(t *testing.T, c client.Client, src *fleetv1alpha1.GitSource, secret string) {

@@ -11,13 +11,16 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	. "github.com/onsi/gomega"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -32,6 +35,14 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// TestMain gives controller-runtime a logger (silent unless GITFLEET_TEST_VERBOSE is set;
+// without one it prints a stack trace after 30 s) and Gomega its default waits.
+func TestMain(m *testing.M) {
+	ctrl.SetLogger(envtest.Logger(os.Stderr))
+	envtest.SetDefaultEventually()
+	os.Exit(m.Run())
+}
 
 // hubEnv is one hub: an API server, a git server holding the fleet config repo, and the
 // hub's controllers running in a manager.
@@ -117,66 +128,119 @@ func (h *hubEnv) push(t *testing.T, c gitserver.Commit) string {
 	return sha
 }
 
-// waitSource waits until the GitSource has fetched sha and every placement has rendered
-// it, and returns the branch heads.
+// waitRendered waits until every placement has rendered sha and every stage holds it, and
+// returns the branch heads.
 func (h *hubEnv) waitRendered(t *testing.T, sha string) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	NewWithT(t).Eventually(func(g Gomega) {
 		var list fleetv1alpha1.PlacementList
-		err := h.c.List(ctx, &list, client.InNamespace(h.ns))
-		done := err == nil && len(list.Items) > 0
+		g.Expect(h.c.List(ctx, &list, client.InNamespace(h.ns))).To(Succeed())
+		g.Expect(list.Items).NotTo(BeEmpty(), "placements")
 		for _, p := range list.Items {
-			if !strings.HasSuffix(p.Status.ObservedSourceRevision, sha) {
-				done = false
-			}
+			g.Expect(p.Status.ObservedSourceRevision).To(HaveSuffix(sha), "placements rendered: %s", describe(list.Items))
 		}
-		if done {
-			done = h.stagesAt(t, sha, list.Items)
-		}
-		if done {
-			heads, err := h.git.Branches(ctx, "fleet")
-			if err != nil {
-				t.Fatal(err)
-			}
-			return heads
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("placements did not render %s in time: %s", sha, describe(list.Items))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// stagesAt reports whether every stage of every pipeline holds sha (later stages reach it
-// by promotion), and every placement's clusters report the commits the stages hold.
-func (h *hubEnv) stagesAt(t *testing.T, sha string, placements []fleetv1alpha1.Placement) bool {
-	t.Helper()
-	var pipes fleetv1alpha1.PipelineList
-	if err := h.c.List(context.Background(), &pipes, client.InNamespace(h.ns)); err != nil {
+		h.stagesAt(g, sha, list.Items)
+	}).WithTimeout(90*time.Second).Should(Succeed(), "placements and stages at %s", sha)
+	heads, err := h.git.Branches(ctx, "fleet")
+	if err != nil {
 		t.Fatal(err)
 	}
+	return heads
+}
+
+// stagesAt checks that every stage of every pipeline holds sha (later stages reach it by
+// promotion), and every placement's clusters report the commits the stages hold.
+func (h *hubEnv) stagesAt(g Gomega, sha string, placements []fleetv1alpha1.Placement) {
+	var pipes fleetv1alpha1.PipelineList
+	g.Expect(h.c.List(context.Background(), &pipes, client.InNamespace(h.ns))).To(Succeed())
 	heads := map[string]string{}
 	for _, p := range pipes.Items {
-		if len(p.Status.Stages) != len(p.Spec.Stages) {
-			return false
-		}
+		g.Expect(p.Status.Stages).To(HaveLen(len(p.Spec.Stages)), "stages of pipeline %s", p.Name)
 		for _, st := range p.Status.Stages {
-			if st.CurrentRevision != sha || st.TargetRevision != "" {
-				return false
-			}
+			g.Expect(st).To(And(HaveField("CurrentRevision", sha), HaveField("TargetRevision", "")), "stage %s of pipeline %s", st.Name, p.Name)
 			heads[st.Name] = st.RenderedCommit
 		}
 	}
 	for _, p := range placements {
 		for _, c := range p.Status.Clusters {
-			if head, ok := heads[c.Stage]; ok && c.RenderedCommit != head {
-				return false
+			if head, ok := heads[c.Stage]; ok {
+				g.Expect(c.RenderedCommit).To(Equal(head), "placement %s on %s (stage %s)", p.Name, c.ClusterName, c.Stage)
 			}
 		}
 	}
-	return true
+}
+
+// hydrated creates an Override that selects nothing and waits until hydration has run
+// for it: a pass known to have run, for tests that show what it did not do.
+func (h *hubEnv) hydrated(t *testing.T, name string) {
+	t.Helper()
+	o := &fleetv1alpha1.Override{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: name},
+		Spec: fleetv1alpha1.OverrideSpec{PlacementSelector: metav1.LabelSelector{MatchLabels: map[string]string{"none": "none"}},
+			Rules: []fleetv1alpha1.OverrideRule{{Name: "r", Target: &fleetv1alpha1.ResourceSelector{Kind: "ConfigMap"}, Delete: true}}}}
+	if err := h.c.Create(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	NewWithT(t).Eventually(func(g Gomega) {
+		got := &fleetv1alpha1.Override{}
+		g.Expect(h.c.Get(context.Background(), client.ObjectKeyFromObject(o), got)).To(Succeed())
+		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation), "Override %s observedGeneration", name)
+	}).Should(Succeed(), "hydration did not run for the new Override %s", name)
+}
+
+// passGate holds the Pipeline controller before its passes while it is closed (it is the
+// hub's Options.BeforePipelinePass), so that a test can act while the pipeline's status
+// stays as it is.
+type passGate struct {
+	mu     sync.Mutex
+	hold   chan struct{} // nil: passes run; else they wait until it is closed
+	parked chan struct{} // signalled when a pass starts waiting
+}
+
+func newPassGate(t *testing.T) *passGate {
+	g := &passGate{parked: make(chan struct{}, 1)}
+	t.Cleanup(g.open)
+	return g
+}
+
+func (pg *passGate) before(ctx context.Context, _ types.NamespacedName) {
+	pg.mu.Lock()
+	hold := pg.hold
+	pg.mu.Unlock()
+	if hold == nil {
+		return
+	}
+	select {
+	case pg.parked <- struct{}{}:
+	default:
+	}
+	select {
+	case <-hold:
+	case <-ctx.Done():
+	}
+}
+
+// close holds the next passes of pipeline and returns once one waits at the gate: no pass
+// of the controller runs then (they run one at a time), and none starts until open.
+func (pg *passGate) close(t *testing.T, h *hubEnv, pipeline string) {
+	t.Helper()
+	pg.mu.Lock()
+	pg.hold = make(chan struct{})
+	pg.mu.Unlock()
+	if err := hub.RequestReconcile(context.Background(), h.c, h.pipeline(t, pipeline), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	NewWithT(t).Eventually(pg.parked).WithTimeout(60*time.Second).Should(Receive(), "no pass of pipeline %s reached the gate", pipeline)
+}
+
+// open lets the held pass and the next ones run.
+func (pg *passGate) open() {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if pg.hold != nil {
+		close(pg.hold)
+		pg.hold = nil
+	}
 }
 
 func describe(ps []fleetv1alpha1.Placement) string {
@@ -257,19 +321,10 @@ func TestHydration(t *testing.T) {
 		if err := hub.RequestReconcile(ctx, h.c, src, time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		// Touch a placement too, so hydration runs again for certain.
-		p := &fleetv1alpha1.Placement{}
-		if err := h.c.Get(ctx, client.ObjectKey{Namespace: h.ns, Name: "web"}, p); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(3 * time.Second)
-		after, err := h.git.Branches(ctx, "fleet")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(heads, after); diff != "" {
-			t.Errorf("branch heads moved on a reconcile without changes (-before +after):\n%s", diff)
-		}
+		// Hydration runs again for certain, and nothing moves meanwhile.
+		h.hydrated(t, "noop")
+		NewWithT(t).Consistently(func() (map[string]string, error) { return h.git.Branches(ctx, "fleet") }).
+			WithTimeout(3*time.Second).Should(Equal(heads), "branch heads on a reconcile without changes")
 	})
 
 	t.Run("one override changes one cluster", func(t *testing.T) {

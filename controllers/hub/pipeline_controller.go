@@ -67,6 +67,10 @@ type PipelineReconciler struct {
 	// NewForge, when set, replaces the Forge built from a GitSource's spec.forge (the hub
 	// passes its retry policy; tests pass doubles).
 	NewForge func(ctx context.Context, src *fleetv1alpha1.GitSource) (gitsource.Forge, error)
+	// BeforePass, when set, is called at the start of every pass, before anything is read:
+	// a test hook that holds the controller at a known point (passes run one at a time, so
+	// a pass blocked in it is the only one). Nil in the hub.
+	BeforePass func(ctx context.Context, pipeline types.NamespacedName)
 
 	// posted remembers the last commit status posted per pipeline, stage and commit.
 	posted sync.Map
@@ -155,6 +159,9 @@ func (p *pipelinePass) wakeIn(d time.Duration) { p.requeue = minPositive(p.reque
 // Reconcile reads as the steps of a pass; the deferred function summarises the
 // conditions and patches the status once.
 func (r *PipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	if r.BeforePass != nil {
+		r.BeforePass(ctx, req.NamespacedName)
+	}
 	pipe := &fleetv1alpha1.Pipeline{}
 	if err := r.Client.Get(ctx, req.NamespacedName, pipe); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -43,7 +44,7 @@ func TestPullRequestPreview(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := heads["main"]
-	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == base })
+	h.waitStage(t, "dev", HaveField("CurrentRevision", base))
 	envBefore, err := h.git.Branches(ctx, "fleet")
 	if err != nil {
 		t.Fatal(err)
@@ -105,26 +106,16 @@ func TestPullRequestPreview(t *testing.T) {
 		}
 		before := countContext(gh.Statuses("fleet/config", head2), hub.RenderContext)
 		base2 := h.push(t, gitserver.Commit{Files: map[string]string{"NOTES.md": "unrelated\n"}})
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			st, ok := gh.LatestStatus("fleet/config", head2, hub.RenderContext)
-			n := countContext(gh.Statuses("fleet/config", head2), hub.RenderContext)
-			if ok && n >= before+2 && st.State == "failure" {
-				// The pull request left main at base: main's newer commits are not its changes.
-				if !strings.HasSuffix(st.Description, "(vs main@"+base[:7]+")") {
-					t.Errorf("gitfleet/render on %s = %q, want it compared with the merge base main@%s", head2[:7], st.Description, base[:7])
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("gitfleet/render on %s = %+v (%d statuses, %d before main moved to %s), want it rendered again", head2[:7], st, n, before, base2[:7])
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		NewWithT(t).Eventually(func(g Gomega) {
+			g.Expect(countContext(gh.Statuses("fleet/config", head2), hub.RenderContext)).To(BeNumerically(">=", before+2),
+				"%s statuses on %s (%d before main moved to %s)", hub.RenderContext, head2[:7], before, base2[:7])
+		}).WithTimeout(60 * time.Second).Should(Succeed())
+		// The pull request left main at base: main's newer commits are not its changes.
+		waitForgeStatus(t, gh, head2, hub.RenderContext, And(HaveField("State", "failure"), HaveField("Description", HaveSuffix("(vs main@"+base[:7]+")"))))
 		if n := len(gh.Comments("fleet/config", pr.Number)); n != 2 {
 			t.Errorf("%d comments after main moved, want still 2 (one per head commit)", n)
 		}
-		envBefore["env/dev"] = h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == base2 }).RenderedCommit
+		envBefore["env/dev"] = h.waitStage(t, "dev", HaveField("CurrentRevision", base2)).RenderedCommit
 	})
 
 	t.Run("a pull request behind the branch shows its own changes, not the branch's newer ones", func(t *testing.T) {
@@ -149,7 +140,7 @@ func TestPullRequestPreview(t *testing.T) {
 		if strings.Contains(last, "hello v3") {
 			t.Errorf("comment shows main's newer hello v3 as a change of the pull request:\n%s", last)
 		}
-		envBefore["env/dev"] = h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == base3 }).RenderedCommit
+		envBefore["env/dev"] = h.waitStage(t, "dev", HaveField("CurrentRevision", base3)).RenderedCommit
 	})
 
 	t.Run("pull requests into other branches are not previewed, and nothing is written", func(t *testing.T) {
@@ -160,10 +151,9 @@ func TestPullRequestPreview(t *testing.T) {
 		if _, err := api.CreatePullRequest(ctx, gitsource.NewPullRequest{Title: "docs", Head: "docs", Base: "env/dev"}); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(3 * time.Second) // three polls
-		if sts := gh.Statuses("fleet/config", other); countContext(sts, hub.RenderContext) != 0 {
-			t.Errorf("a pull request into env/dev got %s statuses: %+v", hub.RenderContext, sts)
-		}
+		// Three polls.
+		NewWithT(t).Consistently(func() int { return countContext(gh.Statuses("fleet/config", other), hub.RenderContext) }).WithTimeout(3*time.Second).
+			Should(BeZero(), "%s statuses on a pull request into env/dev", hub.RenderContext)
 		after, err := h.git.Branches(ctx, "fleet")
 		if err != nil {
 			t.Fatal(err)
@@ -178,17 +168,7 @@ func TestPullRequestPreview(t *testing.T) {
 
 func waitRenderStatus(t *testing.T, gh *forge.Server, sha, state string) forge.Status {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		st, ok := gh.LatestStatus("fleet/config", sha, hub.RenderContext)
-		if ok && st.State == state {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s on %s = %+v (found %v), want %s", hub.RenderContext, sha[:7], st, ok, state)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return waitForgeStatus(t, gh, sha, hub.RenderContext, HaveField("State", state))
 }
 
 func countContext(sts []forge.Status, context string) int {

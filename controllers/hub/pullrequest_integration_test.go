@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -65,7 +68,7 @@ func TestPullRequestPromotion(t *testing.T) {
 		"fleet/pipeline.yaml": prPipeline,
 		"fleet/clusters.yaml": mustRead(t, "testdata/promotion/fleet/clusters.yaml") + prodCluster,
 	}})
-	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 })
+	h.waitStage(t, "dev", HaveField("CurrentRevision", rev1))
 
 	var pr1 forge.PullRequest
 	t.Run("the approval pull request opens once dev is healthy", func(t *testing.T) {
@@ -73,7 +76,7 @@ func TestPullRequestPromotion(t *testing.T) {
 			t.Fatalf("%d pull requests before dev is healthy, want 0", n)
 		}
 		start := time.Now()
-		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", func(s fleetv1alpha1.StageStatus) bool { return strings.Contains(s.Message, "awaiting approval #1") })
+		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", HaveField("Message", ContainSubstring("awaiting approval #1")))
 		t.Logf("dev healthy → prod pull request open: %s", time.Since(start).Round(10*time.Millisecond))
 		pr1, _ = gh.PullRequest("fleet/config", 1)
 		if want := "gitfleet: promote " + rev1[:7] + " to prod"; pr1.Title != want {
@@ -111,7 +114,7 @@ func TestPullRequestPromotion(t *testing.T) {
 		}
 		h.waitPipelineReady(t, "False", fleetv1alpha1.ForgeUnavailableReason)
 		gh.ClearFaults()
-		h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 && s.TargetRevision == "" })
+		h.waitStage(t, "prod", And(HaveField("CurrentRevision", rev1), HaveField("TargetRevision", "")))
 		t.Logf("merge → env/prod observed at the revision, through a forge outage: %s", time.Since(merged).Round(10*time.Millisecond))
 		h.waitPipelineReady(t, "True", fleetv1alpha1.SucceededReason)
 		if got := h.readBranch(t, "env/prod")["clusters/prod-1/hello/hello/configmap-hello.yaml"]; !strings.Contains(got, "hello v1") {
@@ -122,8 +125,8 @@ func TestPullRequestPromotion(t *testing.T) {
 
 	t.Run("closing rejects the revision for good", func(t *testing.T) {
 		rev2 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hello v2", 1)}})
-		h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev2 })
-		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", func(s fleetv1alpha1.StageStatus) bool { return strings.Contains(s.Message, "awaiting approval #2") })
+		h.waitStage(t, "dev", HaveField("CurrentRevision", rev2))
+		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", HaveField("Message", ContainSubstring("awaiting approval #2")))
 		pr2, _ := gh.PullRequest("fleet/config", 2)
 		if !strings.Contains(pr2.Body, "-  greeting: hello v1") || !strings.Contains(pr2.Body, "+  greeting: hello v2") {
 			t.Errorf("pull request #2 body lacks the change of greeting:\n%s", pr2.Body)
@@ -132,30 +135,26 @@ func TestPullRequestPromotion(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.waitPromotion(t, "release-prod-"+rev2[:12], fleetv1alpha1.PromotionRejected)
-		h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool {
-			return s.CurrentRevision == rev1 && s.TargetRevision == "" && strings.Contains(s.Message, "rejected")
-		})
-		// A few polls later, nothing was proposed again.
-		time.Sleep(3 * time.Second)
-		if n := len(gh.PullRequests("fleet/config")); n != 2 {
-			t.Errorf("%d pull requests after a rejection, want 2 (no retry of a rejected revision)", n)
+		h.waitStage(t, "prod", And(HaveField("CurrentRevision", rev1), HaveField("TargetRevision", ""), HaveField("Message", ContainSubstring("rejected"))))
+		// Later passes propose nothing again.
+		if err := hub.RequestReconcile(ctx, h.c, h.pipeline(t, "release"), time.Now()); err != nil {
+			t.Fatal(err)
 		}
+		NewWithT(t).Consistently(func() []forge.PullRequest { return gh.PullRequests("fleet/config") }).WithTimeout(3*time.Second).
+			Should(HaveLen(2), "pull requests after a rejection (no retry of a rejected revision)")
 	})
 
 	t.Run("a newer revision supersedes the open pull request once it passed the gates", func(t *testing.T) {
 		rev3 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hello v3", 1)}})
-		h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev3 })
-		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", func(s fleetv1alpha1.StageStatus) bool { return strings.Contains(s.Message, "awaiting approval #3") })
+		h.waitStage(t, "dev", HaveField("CurrentRevision", rev3))
+		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", HaveField("Message", ContainSubstring("awaiting approval #3")))
 
 		rev4 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hello v4", 1)}})
-		h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev4 })
-		time.Sleep(2 * time.Second)
-		if pr3, _ := gh.PullRequest("fleet/config", 3); !strings.Contains(pr3.Title, rev3[:7]) || strings.Contains(pr3.Body, "hello v4") {
-			t.Errorf("pull request #3 took %s before dev was healthy on it: %q", rev4[:7], pr3.Title)
-		}
-		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", func(s fleetv1alpha1.StageStatus) bool {
-			return s.TargetRevision == rev4 && strings.Contains(s.Message, "awaiting approval #3")
-		})
+		h.waitStage(t, "dev", HaveField("CurrentRevision", rev4))
+		NewWithT(t).Consistently(func() forge.PullRequest { pr3, _ := gh.PullRequest("fleet/config", 3); return pr3 }).WithTimeout(2*time.Second).
+			Should(And(HaveField("Title", ContainSubstring(rev3[:7])), HaveField("Body", Not(ContainSubstring("hello v4")))),
+				"pull request #3 while dev is not healthy on %s", rev4[:7])
+		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", And(HaveField("TargetRevision", rev4), HaveField("Message", ContainSubstring("awaiting approval #3"))))
 		pr3, _ := gh.PullRequest("fleet/config", 3)
 		if !strings.Contains(pr3.Title, rev4[:7]) || !strings.Contains(pr3.Body, "+  greeting: hello v4") {
 			t.Errorf("pull request #3 = %q, want it to carry %s:\n%s", pr3.Title, rev4[:7], pr3.Body)
@@ -165,7 +164,7 @@ func TestPullRequestPromotion(t *testing.T) {
 			t.Fatal(err)
 		}
 		merged := time.Now()
-		h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev4 })
+		h.waitStage(t, "prod", HaveField("CurrentRevision", rev4))
 		t.Logf("merge → env/prod observed at the revision (webhook): %s", time.Since(merged).Round(10*time.Millisecond))
 		if got := h.readBranch(t, "env/prod")["clusters/prod-1/hello/hello/configmap-hello.yaml"]; !strings.Contains(got, "hello v4") {
 			t.Errorf("env/prod hello = %q, want hello v4", got)
@@ -175,21 +174,16 @@ func TestPullRequestPromotion(t *testing.T) {
 
 	t.Run("the agents' commit statuses count as their reports", func(t *testing.T) {
 		rev5 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hello v5", 1)}})
-		dev := h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev5 })
+		dev := h.waitStage(t, "dev", HaveField("CurrentRevision", rev5))
 		// The MemberClusters still report the previous commit; only the statuses are new.
-		deadline := time.Now().Add(60 * time.Second)
-		for !strings.Contains(h.waitStage(t, "prod", func(fleetv1alpha1.StageStatus) bool { return true }).Message, "awaiting approval #4") {
+		// The agents follow env/dev's head, as the hub may move it.
+		NewWithT(t).Eventually(func(g Gomega) {
 			for _, c := range []string{"dev-1", "dev-2"} {
-				if err := api.SetStatus(ctx, dev.RenderedCommit, gitsource.CommitStatus{Context: "gitfleet/cluster/" + c, State: gitsource.StateSuccess, Description: "applied"}); err != nil {
-					t.Fatal(err)
-				}
+				g.Expect(api.SetStatus(ctx, dev.RenderedCommit, gitsource.CommitStatus{Context: "gitfleet/cluster/" + c, State: gitsource.StateSuccess, Description: "applied"})).To(Succeed())
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("prod did not open a pull request for %s with dev healthy by commit statuses: %+v", rev5[:7], h.pipeline(t, "release").Status)
-			}
-			time.Sleep(200 * time.Millisecond)
-			dev = h.waitStage(t, "dev", func(fleetv1alpha1.StageStatus) bool { return true })
-		}
+			dev = h.stageOf(g, "dev")
+			g.Expect(h.stageOf(g, "prod")).To(HaveField("Message", ContainSubstring("awaiting approval #4")), "prod with dev healthy on %s by commit statuses", rev5[:7])
+		}).WithTimeout(60 * time.Second).Should(Succeed())
 	})
 
 	t.Run("a pull request whose base moved is rebuilt on it", func(t *testing.T) {
@@ -200,19 +194,15 @@ func TestPullRequestPromotion(t *testing.T) {
 		if err := hub.RequestReconcile(ctx, h.c, h.pipeline(t, "release"), time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		NewWithT(t).Eventually(func(g Gomega) {
 			files, err := h.git.ReadBranch(ctx, "fleet", "gitfleet/promote/prod")
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(files).To(HaveKey("CODEOWNERS"), "gitfleet/promote/prod rebuilt on the moved env/prod")
+			head, err := h.git.Head(ctx, "fleet", "gitfleet/promote/prod")
+			g.Expect(err).NotTo(HaveOccurred())
 			pr, _ := gh.PullRequest("fleet/config", 4)
-			head, _ := h.git.Head(ctx, "fleet", "gitfleet/promote/prod")
-			if err == nil && files["CODEOWNERS"] != "" && pr.State == "open" && pr.HeadSHA == head {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("gitfleet/promote/prod was not rebuilt on the moved env/prod (CODEOWNERS %q, #4 %s at %s, branch at %s)", files["CODEOWNERS"], pr.State, pr.HeadSHA, head)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+			g.Expect(pr).To(And(HaveField("State", "open"), HaveField("HeadSHA", head)), "pull request #4 with gitfleet/promote/prod at %s", head)
+		}).Should(Succeed())
 	})
 
 	t.Run("finished promotions past the history limit are deleted", func(t *testing.T) {
@@ -325,37 +315,40 @@ func gitMerge(dir string, pr forge.PullRequest) (string, error) {
 	return sha, nil
 }
 
+// waitStatus waits until the latest status of context on sha has state and desc.
 func (h *hubEnv) waitStatus(t *testing.T, gh *forge.Server, sha, context, state, desc string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st, ok := gh.LatestStatus("fleet/config", sha, context)
-		if ok && st.State == state && st.Description == desc {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status %s on %s = %+v (found %v), want %s %q", context, sha[:7], st, ok, state, desc)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitForgeStatus(t, gh, sha, context, And(HaveField("State", state), HaveField("Description", desc)))
 }
 
-// waitPipelineReady waits for the release pipeline's Ready condition.
-func (h *hubEnv) waitPipelineReady(t *testing.T, status, reason string) {
+// waitForgeStatus waits until the latest status of context on sha matches want, and
+// returns it.
+func waitForgeStatus(t *testing.T, gh *forge.Server, sha, context string, want types.GomegaMatcher) forge.Status {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		p := h.pipeline(t, "release")
-		for _, c := range p.Status.Conditions {
-			if c.Type == fleetv1alpha1.ReadyCondition && string(c.Status) == status && c.Reason == reason {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pipeline conditions = %+v, want Ready=%s %s", p.Status.Conditions, status, reason)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	var st forge.Status
+	NewWithT(t).Eventually(func(g Gomega) {
+		var ok bool
+		st, ok = gh.LatestStatus("fleet/config", sha, context)
+		g.Expect(ok).To(BeTrue(), "no status %s on %s", context, sha[:7])
+		g.Expect(st).To(want, "status %s on %s", context, sha[:7])
+	}).WithTimeout(60 * time.Second).Should(Succeed())
+	return st
+}
+
+// waitPipelineReady waits for the release pipeline's Ready condition to be status with
+// reason, and returns it.
+func (h *hubEnv) waitPipelineReady(t *testing.T, status, reason string) metav1.Condition {
+	t.Helper()
+	var ready metav1.Condition
+	NewWithT(t).Eventually(func(g Gomega) {
+		p := &fleetv1alpha1.Pipeline{}
+		g.Expect(h.c.Get(context.Background(), client.ObjectKey{Namespace: h.ns, Name: "release"}, p)).To(Succeed())
+		c := apimeta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ReadyCondition)
+		g.Expect(c).NotTo(BeNil(), "pipeline conditions: %+v", p.Status.Conditions)
+		g.Expect(*c).To(And(HaveField("Status", metav1.ConditionStatus(status)), HaveField("Reason", reason)), "pipeline release Ready")
+		ready = *c
+	}).Should(Succeed())
+	return ready
 }
 
 func (h *hubEnv) promotion(t *testing.T, name string) *fleetv1alpha1.Promotion {
@@ -367,18 +360,22 @@ func (h *hubEnv) promotion(t *testing.T, name string) *fleetv1alpha1.Promotion {
 	return p
 }
 
-func (h *hubEnv) waitPromotion(t *testing.T, name string, phase fleetv1alpha1.PromotionPhase) {
+// waitPromotion waits until the named Promotion is in phase, and returns it.
+func (h *hubEnv) waitPromotion(t *testing.T, name string, phase fleetv1alpha1.PromotionPhase) *fleetv1alpha1.Promotion {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		p := &fleetv1alpha1.Promotion{}
-		err := h.c.Get(context.Background(), client.ObjectKey{Namespace: h.ns, Name: name}, p)
-		if err == nil && p.Status.Phase == phase {
-			return
+	return h.waitPromotionTo(t, name, HaveField("Status.Phase", phase))
+}
+
+// waitPromotionTo waits until the named Promotion matches want, and returns it.
+func (h *hubEnv) waitPromotionTo(t *testing.T, name string, want types.GomegaMatcher) *fleetv1alpha1.Promotion {
+	t.Helper()
+	p := &fleetv1alpha1.Promotion{}
+	NewWithT(t).Eventually(func(g Gomega) {
+		g.Expect(h.c.Get(context.Background(), client.ObjectKey{Namespace: h.ns, Name: name}, p)).To(Succeed())
+		if ok, _ := want.Match(p); !ok && p.Status.Phase == fleetv1alpha1.PromotionFailed {
+			StopTrying(fmt.Sprintf("Promotion %s failed: %+v", name, p.Status)).Now()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Promotion %s = %+v (err %v), want phase %s", name, p.Status, err, phase)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		g.Expect(p).To(want, "Promotion %s", name)
+	}).Should(Succeed())
+	return p
 }

@@ -4,14 +4,16 @@ package hub_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
@@ -36,17 +38,18 @@ func TestPromotionRateLimits(t *testing.T) {
 		"fleet/pipeline.yaml": prPipeline,
 		"fleet/clusters.yaml": mustRead(t, "testdata/promotion/fleet/clusters.yaml") + prodCluster,
 	}})
-	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 })
+	h.waitStage(t, "dev", HaveField("CurrentRevision", rev1))
 	promo1 := "release-prod-" + rev1[:12]
 
 	t.Run("a primary limit past MaxWait parks the pipeline until the reset", func(t *testing.T) {
 		const create = "/repos/fleet/config/pulls"
-		reset := primaryLimit(gh, "POST", create, 12*time.Second)
-		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.TargetRevision == rev1 })
-		ready := h.waitPipelineCondition(t, "False", fleetv1alpha1.ForgeRateLimitedReason)
+		limit := primaryLimit(gh, "POST", create, 12*time.Second)
+		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", HaveField("TargetRevision", rev1))
+		ready := h.waitPipelineReady(t, "False", fleetv1alpha1.ForgeRateLimitedReason)
 		refused := faults(gh, "POST", create, 403)
-		if !time.Now().Before(reset) {
-			t.Fatalf("the pipeline said ForgeRateLimited only after the reset (%s); make the reset later", reset.Format(time.RFC3339))
+		reset := limit.reset()
+		if !time.Now().Before(reset.Add(-3 * time.Second)) {
+			t.Fatalf("the pipeline said ForgeRateLimited %s after the first refused request, want at once (the reset is 12 s after it)", time.Since(reset.Add(-12*time.Second)).Round(time.Second))
 		}
 		clock := reset.UTC().Format("15:04:05Z")
 		if !strings.Contains(ready.Message, "rate limit exceeded") || !strings.Contains(ready.Message, "retry after "+clock) ||
@@ -60,7 +63,7 @@ func TestPromotionRateLimits(t *testing.T) {
 		if p := h.promotion(t, promo1); p.Status.Phase != fleetv1alpha1.PromotionPending || p.Status.PullRequest != nil {
 			t.Errorf("Promotion %s = %+v, want Pending without a pull request", promo1, p.Status)
 		}
-		if st := h.waitStage(t, "prod", func(fleetv1alpha1.StageStatus) bool { return true }); st.CurrentRevision != "" || st.TargetRevision != rev1 {
+		if st := h.stage(t, "prod"); st.CurrentRevision != "" || st.TargetRevision != rev1 {
 			t.Errorf("prod = %+v, want nothing promoted and %s moving in", st, rev1[:7])
 		}
 		heads := h.envHeads(t)
@@ -68,20 +71,11 @@ func TestPromotionRateLimits(t *testing.T) {
 		// The hub waits for the reset instead of retrying with backoff (which would try
 		// about ten times in a few seconds). Counted until MaxWait (2s) before the reset,
 		// from where a retry may wait for the reset inline.
-		until := reset.Add(-3 * time.Second)
-		if !time.Now().Before(until) {
-			t.Logf("no time left before the reset to count retries")
-		}
-		for since := time.Now(); time.Now().Before(until); time.Sleep(100 * time.Millisecond) {
-			if n := faults(gh, "POST", create, 403) - refused; n > 2 {
-				t.Errorf("%d more pull request creations refused %s after the pipeline said ForgeRateLimited, want at most 2 before the reset (the hub waits for it)",
-					n, time.Since(since).Round(100*time.Millisecond))
-				break
-			}
-		}
-		for time.Now().Before(reset) {
-			time.Sleep(100 * time.Millisecond)
-		}
+		g := NewWithT(t)
+		g.Consistently(func() int { return faults(gh, "POST", create, 403) - refused }).WithTimeout(time.Until(reset.Add(-3*time.Second))).
+			Should(BeNumerically("<=", 2), "pull request creations refused after the pipeline said ForgeRateLimited (the hub waits for the reset)")
+		g.Consistently(func() []forge.PullRequest { return gh.PullRequests("fleet/config") }).WithTimeout(time.Until(reset)).
+			Should(BeEmpty(), "pull requests before the reset")
 		gh.ClearFaults()
 
 		start := time.Now()
@@ -95,13 +89,8 @@ func TestPromotionRateLimits(t *testing.T) {
 		}
 		h.waitPipelineReady(t, "True", fleetv1alpha1.SucceededReason)
 		// Exactly one pull request, made by exactly one accepted request, and it stays so.
-		deadline := time.Now().Add(2 * time.Second)
-		for time.Now().Before(deadline) {
-			if prs := gh.PullRequests("fleet/config"); len(prs) != 1 || prs[0].State != "open" || prs[0].Base != "env/prod" {
-				t.Fatalf("pull requests after the reset = %+v, want exactly one open into env/prod", prs)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		g.Consistently(func() []forge.PullRequest { return gh.PullRequests("fleet/config") }).WithTimeout(2*time.Second).
+			Should(ConsistOf(And(HaveField("State", "open"), HaveField("Base", "env/prod"))), "pull requests after the reset: exactly one open into env/prod")
 		if n := gh.RequestCount("POST", create) - faults(gh, "POST", create, 403); n != 1 {
 			t.Errorf("%d pull request creations not refused by the limit, want 1", n)
 		}
@@ -123,21 +112,15 @@ func TestPromotionRateLimits(t *testing.T) {
 		if err := api.MergePullRequest(ctx, 1, "approved"); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(60 * time.Second)
-		for {
+		NewWithT(t).Eventually(func(g Gomega) {
 			p := h.pipeline(t, "release")
 			if c := apimeta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ReadyCondition); c != nil && c.Status == "False" {
-				t.Fatalf("Ready = False %s (%s) while the forge limited briefly, want the limits absorbed", c.Reason, c.Message)
+				StopTrying(fmt.Sprintf("Ready = False %s (%s) while the forge limited briefly, want the limits absorbed", c.Reason, c.Message)).Now()
 			}
-			if st := p.Status.Stages; len(st) == 2 && st[1].CurrentRevision == rev1 && st[1].TargetRevision == "" &&
-				answeredAfterFault(gh, "GET", get) && answeredAfterFault(gh, "POST", statuses) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("prod did not reach %s after the merge (status %+v; requests %+v)", rev1[:7], p.Status, gh.Requests())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			g.Expect(h.stageOf(g, "prod")).To(And(HaveField("CurrentRevision", rev1), HaveField("TargetRevision", "")), "prod after the merge")
+			g.Expect(answeredAfterFault(gh, "GET", get)).To(BeTrue(), "GET %s answered after its faults; requests %+v", get, gh.Requests())
+			g.Expect(answeredAfterFault(gh, "POST", statuses)).To(BeTrue(), "POST %s answered after its faults; requests %+v", statuses, gh.Requests())
+		}).WithTimeout(60 * time.Second).Should(Succeed())
 		t.Logf("merge → env/prod at the revision, through short rate limits: %s", time.Since(merged).Round(10*time.Millisecond))
 		h.waitPromotion(t, promo1, fleetv1alpha1.PromotionMerged)
 		// The forge saw each limited request again, and then answered it.
@@ -163,7 +146,7 @@ func TestPromotionRateLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reset := primaryLimit(gh, "POST", "/repos/fleet/config/statuses/"+rev2, 20*time.Second)
+		limit := primaryLimit(gh, "POST", "/repos/fleet/config/statuses/"+rev2, 20*time.Second)
 		src := &fleetv1alpha1.GitSource{}
 		if err := h.c.Get(ctx, client.ObjectKey{Namespace: h.ns, Name: "fleet"}, src); err != nil {
 			t.Fatal(err)
@@ -171,16 +154,17 @@ func TestPromotionRateLimits(t *testing.T) {
 		if err := hub.RequestReconcile(ctx, h.c, src, time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev2 })
-		h.waitPipelineCondition(t, "False", fleetv1alpha1.ForgeRateLimitedReason)
+		h.waitStage(t, "dev", HaveField("CurrentRevision", rev2))
+		h.waitPipelineReady(t, "False", fleetv1alpha1.ForgeRateLimitedReason)
+		reset := limit.reset()
 		// The promotion goes on under the limit: dev healthy → prod's pull request opens.
-		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", func(s fleetv1alpha1.StageStatus) bool { return strings.Contains(s.Message, "awaiting approval #2") })
+		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", HaveField("Message", ContainSubstring("awaiting approval #2")))
 		promo2 := "release-prod-" + rev2[:12]
 		h.waitPromotion(t, promo2, fleetv1alpha1.PromotionOpen)
 		if !time.Now().Before(reset) {
-			t.Fatalf("prod's pull request opened only after the reset (%s): the rate-limited status held the promotion up", reset.Format(time.RFC3339))
+			t.Fatalf("prod's pull request opened only after the reset (%s, 20 s after the first refused status): the rate-limited status held the promotion up", reset.Format(time.RFC3339))
 		}
-		ready := h.waitPipelineCondition(t, "False", fleetv1alpha1.ForgeRateLimitedReason)
+		ready := h.waitPipelineReady(t, "False", fleetv1alpha1.ForgeRateLimitedReason)
 		if !strings.Contains(ready.Message, "posting "+hub.StageContextPrefix) {
 			t.Errorf("Ready message = %q, want the status post named", ready.Message)
 		}
@@ -192,9 +176,8 @@ func TestPromotionRateLimits(t *testing.T) {
 			t.Errorf("a status was recorded on %s under the rate limit", rev2[:7])
 		}
 
-		for time.Now().Before(reset) {
-			time.Sleep(100 * time.Millisecond)
-		}
+		NewWithT(t).Consistently(func() []forge.Status { return gh.Statuses("fleet/config", rev2) }).WithTimeout(time.Until(reset)).
+			Should(BeEmpty(), "statuses on %s before the reset", rev2[:7])
 		gh.ClearFaults()
 		start := time.Now()
 		h.waitStatus(t, gh, rev2, hub.StageContextPrefix+"dev", "success", "dev: 2/2 clusters healthy")
@@ -211,19 +194,42 @@ func TestPromotionRateLimits(t *testing.T) {
 	})
 }
 
+// rateLimit is a primary rate limit injected into the GitHub double.
+type rateLimit struct {
+	mu    sync.Mutex
+	at    time.Time
+	after time.Duration
+}
+
+// reset is when the limit resets: after its duration from the first request it refused
+// (rounded up to a second); zero before that request.
+func (l *rateLimit) reset() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.at
+}
+
+func (l *rateLimit) answer(h http.Header) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.at.IsZero() {
+		l.at = time.Now().Add(l.after).Truncate(time.Second).Add(time.Second)
+	}
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(l.at.Unix(), 10))
+}
+
 // primaryLimit makes every method request under path fail with GitHub's primary rate limit
-// answer, resetting in resetIn (rounded up to a second), until ClearFaults; it returns the
-// reset.
-func primaryLimit(gh *forge.Server, method, path string, resetIn time.Duration) time.Time {
-	reset := time.Now().Add(resetIn).Truncate(time.Second).Add(time.Second)
+// answer, resetting resetIn after the first refused request (the test then knows the hub's
+// time under the limit, however slow the machine), until ClearFaults.
+func primaryLimit(gh *forge.Server, method, path string, resetIn time.Duration) *rateLimit {
+	l := &rateLimit{after: resetIn}
 	h := http.Header{}
 	h.Set("X-RateLimit-Limit", "5000")
 	h.Set("X-RateLimit-Remaining", "0")
 	h.Set("X-RateLimit-Used", "5000")
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
-	gh.InjectFault(forge.Fault{Method: method, PathPrefix: path, Count: 1000, Status: http.StatusForbidden, Header: h,
+	gh.InjectFault(forge.Fault{Method: method, PathPrefix: path, Count: 1000, Status: http.StatusForbidden, Header: h, OnAnswer: l.answer,
 		Body: `{"message":"API rate limit exceeded for installation.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}`})
-	return reset
+	return l
 }
 
 // secondaryLimit is GitHub's secondary rate limit answer (403, Retry-After) for the next n
@@ -268,23 +274,6 @@ func answeredAfterFault(gh *forge.Server, method, path string) bool {
 		}
 	}
 	return false
-}
-
-// waitPipelineCondition waits for the release pipeline's Ready condition to be status
-// with reason, and returns it.
-func (h *hubEnv) waitPipelineCondition(t *testing.T, status, reason string) metav1.Condition {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		p := h.pipeline(t, "release")
-		if c := apimeta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ReadyCondition); c != nil && string(c.Status) == status && c.Reason == reason {
-			return *c
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pipeline conditions = %+v, want Ready=%s %s", p.Status.Conditions, status, reason)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // noFailedPromotions fails the test when a Promotion of the namespace is Failed.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -66,7 +67,7 @@ func TestRollback(t *testing.T) {
 		"fleet/clusters.yaml": mustRead(t, "testdata/promotion/fleet/clusters.yaml") + prodCluster,
 	}})
 	release(t, rev1, 1)
-	staging1 := h.waitStage(t, "staging", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 }).RenderedCommit
+	staging1 := h.waitStage(t, "staging", HaveField("CurrentRevision", rev1)).RenderedCommit
 
 	t.Run("the branch of a merged approval pull request is deleted", func(t *testing.T) {
 		h.waitNoBranch(t, "gitfleet/promote/prod")
@@ -104,28 +105,19 @@ func TestRollback(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.waitPromotion(t, promo.Name, fleetv1alpha1.PromotionMerged)
-		st := h.waitStage(t, "staging", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 })
+		st := h.waitStage(t, "staging", HaveField("CurrentRevision", rev1))
 		if got := h.readBranch(t, "env/staging")[stagingHello]; !strings.Contains(got, "hello v1") {
 			t.Errorf("env/staging hello = %q after the rollback, want hello v1", got)
 		}
 		// staging is healthy on the rollback, dev on rev2: neither gate holds anything back.
 		h.reportApplied(t, "staging-1", st.RenderedCommit, metav1.ConditionTrue)
 		prs := len(gh.PullRequests("fleet/config"))
-		for deadline := time.Now().Add(4 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-			p := h.pipeline(t, "release")
-			for _, s := range p.Status.Stages {
-				if s.Name == "staging" && s.CurrentRevision != rev1 {
-					t.Fatalf("staging moved to %s after its rollback to %s: %+v", s.CurrentRevision, rev1[:7], p.Status)
-				}
-				if s.Name == "prod" && (s.TargetRevision != "" || s.CurrentRevision != rev2) {
-					t.Fatalf("prod was proposed %s from a rolled-back staging: %+v", s.TargetRevision, p.Status)
-				}
-			}
-		}
-		if n := len(gh.PullRequests("fleet/config")); n != prs {
-			t.Errorf("%d pull requests after the rollback, want %d (nothing proposed)", n, prs)
-		}
-		staging := h.waitStage(t, "staging", func(fleetv1alpha1.StageStatus) bool { return true })
+		NewWithT(t).Consistently(func(g Gomega) {
+			g.Expect(h.stageOf(g, "staging")).To(HaveField("CurrentRevision", rev1), "staging after its rollback to %s", rev1[:7])
+			g.Expect(h.stageOf(g, "prod")).To(And(HaveField("CurrentRevision", rev2), HaveField("TargetRevision", "")), "prod with a rolled-back staging")
+			g.Expect(gh.PullRequests("fleet/config")).To(HaveLen(prs), "pull requests after the rollback (nothing proposed)")
+		}).WithTimeout(4 * time.Second).Should(Succeed())
+		staging := h.stage(t, "staging")
 		if !strings.Contains(staging.Message, rev2[:7]+" was rolled back") {
 			t.Errorf("staging message = %q, want it to say %s was rolled back", staging.Message, rev2[:7])
 		}
@@ -145,7 +137,7 @@ func TestRollback(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.waitPromotion(t, promo.Name, fleetv1alpha1.PromotionMerged)
-		h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 })
+		h.waitStage(t, "prod", HaveField("CurrentRevision", rev1))
 		if got := h.readBranch(t, "env/prod")[prodHello]; !strings.Contains(got, "hello v1") {
 			t.Errorf("env/prod hello = %q after the rollback, want hello v1", got)
 		}
@@ -194,11 +186,9 @@ func TestRollback(t *testing.T) {
 
 	t.Run("a newer revision is promoted as usual", func(t *testing.T) {
 		rev3 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": hello("v3")}})
-		h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev3 })
-		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "staging", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev3 })
-		h.playAgents(t, "staging", []string{"staging-1"}, "prod", func(s fleetv1alpha1.StageStatus) bool {
-			return s.TargetRevision == rev3 && strings.Contains(s.Message, "awaiting approval")
-		})
+		h.waitStage(t, "dev", HaveField("CurrentRevision", rev3))
+		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "staging", HaveField("CurrentRevision", rev3))
+		h.playAgents(t, "staging", []string{"staging-1"}, "prod", And(HaveField("TargetRevision", rev3), HaveField("Message", ContainSubstring("awaiting approval"))))
 		h.waitPromotion(t, forced.Name, fleetv1alpha1.PromotionSuperseded)
 		if files := h.readBranch(t, "gitfleet/promote/prod"); !strings.Contains(files[prodHello], "hello v3") {
 			t.Errorf("gitfleet/promote/prod hello = %q, want hello v3", files[prodHello])
@@ -210,15 +200,13 @@ func TestRollback(t *testing.T) {
 // rollbackPipeline), and merges it.
 func (h *hubEnv) release(t *testing.T, api *gitsource.GitHub, rev string, pr int) {
 	t.Helper()
-	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev })
-	h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "staging", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev })
-	h.playAgents(t, "staging", []string{"staging-1"}, "prod", func(s fleetv1alpha1.StageStatus) bool {
-		return s.TargetRevision == rev && strings.Contains(s.Message, fmt.Sprintf("awaiting approval #%d", pr))
-	})
+	h.waitStage(t, "dev", HaveField("CurrentRevision", rev))
+	h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "staging", HaveField("CurrentRevision", rev))
+	h.playAgents(t, "staging", []string{"staging-1"}, "prod", And(HaveField("TargetRevision", rev), HaveField("Message", ContainSubstring("awaiting approval #%d", pr))))
 	if err := api.MergePullRequest(context.Background(), pr, "approved"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev })
+	h.waitStage(t, "prod", HaveField("CurrentRevision", rev))
 }
 
 // TestRollbackMergedBeforeTheForgeSaysSo: Gitea moves the stage's branch a moment before
@@ -246,7 +234,7 @@ func TestRollbackMergedBeforeTheForgeSaysSo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 })
+	h.waitStage(t, "prod", HaveField("CurrentRevision", rev1))
 	openIntoProd := func() []string {
 		var out []string
 		for _, p := range gh.PullRequests("fleet/config") {
@@ -256,29 +244,19 @@ func TestRollbackMergedBeforeTheForgeSaysSo(t *testing.T) {
 		}
 		return out
 	}
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+	NewWithT(t).Consistently(func(g Gomega) {
 		got := &fleetv1alpha1.Promotion{}
-		if err := h.c.Get(ctx, client.ObjectKeyFromObject(promo), got); err != nil {
-			t.Fatal(err)
-		}
-		if got.Status.Phase.Finished() {
-			t.Fatalf("rollback %s while its pull request reads open: %s %+v", got.Status.Phase, promo.Name, got.Status.Conditions)
-		}
-		if open := openIntoProd(); len(open) > 0 {
-			t.Fatalf("pull requests into env/prod opened while the rollback was being merged: %v", open)
-		}
-	}
+		g.Expect(h.c.Get(ctx, client.ObjectKeyFromObject(promo), got)).To(Succeed())
+		g.Expect(got.Status.Phase.Finished()).To(BeFalse(), "rollback %s is %s while its pull request reads open: %+v", promo.Name, got.Status.Phase, got.Status.Conditions)
+		g.Expect(openIntoProd()).To(BeEmpty(), "pull requests into env/prod opened while the rollback was being merged")
+	}).WithTimeout(5 * time.Second).Should(Succeed())
 	// The forge reports the merge.
 	gh.OnMerge(func(string, forge.PullRequest) (string, error) { return merged, nil })
 	if err := api.MergePullRequest(ctx, n, "roll back"); err != nil {
 		t.Fatal(err)
 	}
 	h.waitPromotion(t, promo.Name, fleetv1alpha1.PromotionMerged)
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
-		if open := openIntoProd(); len(open) > 0 {
-			t.Fatalf("the rolled-back %s was proposed again: %v", rev2[:7], open)
-		}
-	}
+	NewWithT(t).Consistently(openIntoProd).WithTimeout(3*time.Second).Should(BeEmpty(), "the rolled-back %s proposed again", rev2[:7])
 }
 
 // requestRollback records a rollback as `gitfleet rollback STAGE --to TO` does.
@@ -302,35 +280,13 @@ func (h *hubEnv) requestRollback(t *testing.T, stage, to, reason string) *fleetv
 // waitRollbackOpen waits for a rollback's pull request and returns the Promotion.
 func (h *hubEnv) waitRollbackOpen(t *testing.T, name string) *fleetv1alpha1.Promotion {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		p := &fleetv1alpha1.Promotion{}
-		err := h.c.Get(context.Background(), client.ObjectKey{Namespace: h.ns, Name: name}, p)
-		if err == nil && p.Status.Phase == fleetv1alpha1.PromotionOpen && p.Status.PullRequest != nil && p.Status.Rollback != nil {
-			return p
-		}
-		if err == nil && p.Status.Phase == fleetv1alpha1.PromotionFailed {
-			t.Fatalf("rollback %s failed: %+v", name, p.Status.Conditions)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rollback %s did not open its pull request: %+v (err %v)", name, p.Status, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return h.waitPromotionTo(t, name, HaveField("Status", And(HaveField("Phase", fleetv1alpha1.PromotionOpen),
+		HaveField("PullRequest", Not(BeNil())), HaveField("Rollback", Not(BeNil())))))
 }
 
 // waitNoBranch waits until the fleet repo has no branch named branch.
 func (h *hubEnv) waitNoBranch(t *testing.T, branch string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		heads, err := h.git.Branches(context.Background(), "fleet")
-		if _, ok := heads[branch]; err == nil && !ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("branch %s was not deleted (err %v)", branch, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	NewWithT(t).Eventually(func() (map[string]string, error) { return h.git.Branches(context.Background(), "fleet") }).
+		Should(Not(HaveKey(branch)), "branches of the fleet repo")
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -38,6 +39,9 @@ type Options struct {
 	// gitsource.DefaultRetryPolicy's). A rate limit resetting later than its MaxWait is not
 	// waited for inline: the pipeline says ForgeRateLimited and retries after the reset.
 	ForgeRetry gitsource.RetryPolicy
+	// BeforePipelinePass is the Pipeline controller's BeforePass: a test hook, nil in the
+	// hub.
+	BeforePipelinePass func(ctx context.Context, pipeline types.NamespacedName)
 }
 
 // Signature is the author of environment-branch commits.
@@ -85,7 +89,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	forgeRetry := gitsource.WithRetryPolicy(o.ForgeRetry)
 	if err := (&PipelineReconciler{
 		Client: c, Records: mgr.GetAPIReader(), Writer: writer, Snapshots: snaps, Clock: o.Clock, Recorder: mgr.GetEventRecorder("gitfleet-hub"),
-		Metrics: o.Metrics, Events: pipelineEvents, HydrationEvents: hydrationEvents, Poll: o.PipelinePoll,
+		Metrics: o.Metrics, Events: pipelineEvents, HydrationEvents: hydrationEvents, Poll: o.PipelinePoll, BeforePass: o.BeforePipelinePass,
 		NewForge: func(ctx context.Context, src *fleetv1alpha1.GitSource) (gitsource.Forge, error) {
 			return ForgeForSource(ctx, c, src, forgeRetry)
 		},

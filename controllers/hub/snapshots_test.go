@@ -15,12 +15,18 @@ func TestSnapshotsKeepPinnedRevisions(t *testing.T) {
 	}
 	s := &Snapshots{Root: t.TempDir(), Keep: 1}
 	s.Pin("ns", []string{"a"})
-	for _, sha := range []string{"a", "b", "c"} {
-		if _, err := s.Store("ns", "fleet", sha, work); err != nil {
+	// Modification times order the revisions: each stored one is a minute younger than the
+	// one before, and all older than the next one stored.
+	past := time.Now().Add(-time.Hour)
+	for i, sha := range []string{"a", "b", "c"} {
+		dst, err := s.Store("ns", "fleet", sha, work)
+		if err != nil {
 			t.Fatalf("Store(%s) = %v", sha, err)
 		}
-		// Modification times order the revisions; make them distinct.
-		time.Sleep(10 * time.Millisecond)
+		mod := past.Add(time.Duration(i) * time.Minute)
+		if err := os.Chtimes(dst, mod, mod); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for sha, want := range map[string]bool{"a": true, "b": false, "c": true} {
 		if got := s.Has("ns", "fleet", sha); got != want {

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/hub"
@@ -20,66 +20,56 @@ import (
 )
 
 // TestMergedStageBranchIsNotRenderedBack: an approval pull request is merged and the
-// pipeline has not seen it yet (no webhook, a long poll); hydration runs meanwhile. It must
-// not render the stage's branch again at the revision the pipeline's status still names,
-// which would undo the approved change (and leave the promotion waiting forever).
+// pipeline has not seen it yet (the test holds the Pipeline controller; no webhook, a long
+// poll); hydration runs meanwhile. It must not render the stage's branch again at the
+// revision the pipeline's status still names, which would undo the approved change (and
+// leave the promotion waiting forever).
 func TestMergedStageBranchIsNotRenderedBack(t *testing.T) {
-	h := startHubWith(t, "testdata/promotion", hub.Options{PipelinePoll: 10 * time.Minute})
+	gate := newPassGate(t)
+	h := startHubWith(t, "testdata/promotion", hub.Options{PipelinePoll: 10 * time.Minute, BeforePipelinePass: gate.before})
 	ctx := context.Background()
 	gh := h.withGitHub(t, "http://127.0.0.1:1/unused") // deliveries fail: the hub learns nothing by webhook
 	api := githubClient(t, gh)
 	const prodHello = "clusters/prod-1/hello/hello/configmap-hello.yaml"
-	release := func(rev string, pr int) {
-		h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev })
-		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", func(s fleetv1alpha1.StageStatus) bool {
-			return s.TargetRevision == rev && strings.Contains(s.Message, "awaiting approval #"+itoa(pr))
-		})
-		if err := api.MergePullRequest(ctx, pr, "approved"); err != nil {
-			t.Fatal(err)
-		}
+	approve := func(rev string, pr int) {
+		h.waitStage(t, "dev", HaveField("CurrentRevision", rev))
+		h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "prod", And(HaveField("TargetRevision", rev), HaveField("Message", ContainSubstring("awaiting approval #"+itoa(pr)))))
 	}
 	rev1 := h.push(t, gitserver.Commit{Files: map[string]string{
 		"fleet/pipeline.yaml": prPipeline,
 		"fleet/clusters.yaml": mustRead(t, "testdata/promotion/fleet/clusters.yaml") + prodCluster,
 	}})
-	release(rev1, 1)
+	approve(rev1, 1)
+	if err := api.MergePullRequest(ctx, 1, "approved"); err != nil {
+		t.Fatal(err)
+	}
 	if err := hub.RequestReconcile(ctx, h.c, h.pipeline(t, "release"), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev1 })
+	h.waitStage(t, "prod", HaveField("CurrentRevision", rev1))
 
 	rev2 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hello v2", 1)}})
-	release(rev2, 2)
-	// Hydration runs (a new Override) while the pipeline still says prod holds rev1.
-	o := &fleetv1alpha1.Override{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "noop"},
-		Spec: fleetv1alpha1.OverrideSpec{PlacementSelector: metav1.LabelSelector{MatchLabels: map[string]string{"none": "none"}},
-			Rules: []fleetv1alpha1.OverrideRule{{Name: "r", Target: &fleetv1alpha1.ResourceSelector{Kind: "ConfigMap"}, Delete: true}}}}
-	if err := h.c.Create(ctx, o); err != nil {
+	approve(rev2, 2)
+	// The pipeline is held, then the pull request merged: its status still says prod
+	// holds rev1 while hydration runs (a new Override).
+	gate.close(t, h, "release")
+	if err := api.MergePullRequest(ctx, 2, "approved"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got := &fleetv1alpha1.Override{}
-		if err := h.c.Get(ctx, client.ObjectKeyFromObject(o), got); err == nil && got.Status.ObservedGeneration == got.Generation {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("hydration did not run for the new Override")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if st := h.waitStage(t, "prod", func(fleetv1alpha1.StageStatus) bool { return true }); st.CurrentRevision != rev1 {
-		t.Fatalf("the pipeline saw the merge already (prod at %s): the test cannot tell", st.CurrentRevision)
+	h.hydrated(t, "noop")
+	if st := h.stage(t, "prod"); st.CurrentRevision != rev1 || st.TargetRevision != rev2 {
+		t.Fatalf("prod = %+v while the pipeline was held, want current %s and target %s as before the merge", st, rev1[:7], rev2[:7])
 	}
 	files := h.readBranch(t, "env/prod")
 	if got := sourceCommit(t, files); got != rev2 || !strings.Contains(files[prodHello], "hello v2") {
 		t.Fatalf("env/prod after hydration = %s with %q, want the merged %s with hello v2", got[:7], files[prodHello], rev2[:7])
 	}
 	// The pipeline then sees the merge and the promotion completes.
+	gate.open()
 	if err := hub.RequestReconcile(ctx, h.c, h.pipeline(t, "release"), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev2 && s.TargetRevision == "" })
+	h.waitStage(t, "prod", And(HaveField("CurrentRevision", rev2), HaveField("TargetRevision", "")))
 	h.waitPromotion(t, hub.PromotionName("release", "prod", rev2), fleetv1alpha1.PromotionMerged)
 }
 
@@ -95,7 +85,7 @@ func TestLostRevisionIsRestored(t *testing.T) {
 
 	// dev moves on to rev2; staging holds rev1 (dev's agents never report rev2 healthy).
 	rev2 := h.push(t, gitserver.Commit{Files: map[string]string{"apps/hello/configmap.yaml": strings.Replace(mustRead(t, "testdata/promotion/apps/hello/configmap.yaml"), "hello v1", "hello v2", 1)}})
-	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev2 })
+	h.waitStage(t, "dev", HaveField("CurrentRevision", rev2))
 
 	snapshot := filepath.Join(dataDir, "snapshots", h.ns, "fleet", rev1)
 	if _, err := os.Stat(snapshot); err != nil {
@@ -110,19 +100,14 @@ func TestLostRevisionIsRestored(t *testing.T) {
 		t.Fatal(err)
 	}
 	const added = "clusters/staging-2/hello/hello/configmap-hello.yaml"
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		files := h.readBranch(t, "env/staging")
-		if content, ok := files[added]; ok {
-			if got := sourceCommit(t, files); got != rev1 || !strings.Contains(content, "hello v1") {
-				t.Fatalf("env/staging at %s with %q for the new cluster, want %s's hello v1", got[:7], content, rev1[:7])
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the cluster that joined staging was not rendered at the lost revision %s: env/staging has %v", rev1[:7], sortedPaths(files))
-		}
-		time.Sleep(200 * time.Millisecond)
+	var files map[string]string
+	NewWithT(t).Eventually(func() ([]string, error) {
+		var err error
+		files, err = h.git.ReadBranch(ctx, "fleet", "env/staging")
+		return sortedPaths(files), err
+	}).WithTimeout(60*time.Second).Should(ContainElement(added), "the cluster that joined staging was not rendered at the lost revision %s", rev1[:7])
+	if got := sourceCommit(t, files); got != rev1 || !strings.Contains(files[added], "hello v1") {
+		t.Fatalf("env/staging at %s with %q for the new cluster, want %s's hello v1", got[:7], files[added], rev1[:7])
 	}
 	if _, err := os.Stat(filepath.Join(snapshot, ".complete")); err != nil {
 		t.Errorf("the snapshot of %s was not stored again: %v", rev1[:7], err)
@@ -147,7 +132,7 @@ func (h *hubEnv) releaseSeed(t *testing.T) string {
 		t.Fatal(err)
 	}
 	rev := heads["main"]
-	h.waitStage(t, "dev", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev })
-	h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "staging", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev })
+	h.waitStage(t, "dev", HaveField("CurrentRevision", rev))
+	h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "staging", HaveField("CurrentRevision", rev))
 	return rev
 }

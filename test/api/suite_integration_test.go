@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/test/envtest"
@@ -24,6 +25,7 @@ var hub *envtest.Cluster
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	ctrl.SetLogger(envtest.Logger(os.Stderr))
 	if testing.Short() {
 		fmt.Println("skipping API validation tests in -short mode: they need a real kube-apiserver")
 		os.Exit(0)

@@ -18,6 +18,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/gitfleet/gitfleet/test/demo"
 	"github.com/gitfleet/gitfleet/test/envtest"
@@ -25,6 +26,9 @@ import (
 
 func TestE2E(t *testing.T) {
 	envtest.SkipIfShort(t)
+	// controller-runtime logs (the in-process API servers) only with GITFLEET_TEST_VERBOSE;
+	// without a logger it prints a stack trace after 30 s.
+	ctrl.SetLogger(envtest.Logger(GinkgoWriter))
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "gitfleet end to end")
 }

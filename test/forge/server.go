@@ -51,6 +51,10 @@ type Fault struct {
 	Status             int
 	Header             http.Header
 	Body               string
+	// OnAnswer, when set, is called with the answer's header (a copy of Header) each time
+	// the fault answers, before it is written; it may change it (e.g. a rate limit reset
+	// counted from the first refused request).
+	OnAnswer func(header http.Header)
 }
 
 // Server is the GitHub API double. All methods are safe for concurrent use.
@@ -287,7 +291,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if f := s.takeFault(r.Method, path); f != nil {
 		s.mu.Unlock()
 		for k, v := range f.Header {
-			w.Header()[k] = v
+			w.Header()[k] = append([]string(nil), v...)
+		}
+		if f.OnAnswer != nil {
+			f.OnAnswer(w.Header())
 		}
 		s.finish(w, r, path, &response{code: f.Status, body: json.RawMessage(f.Body)}, nil, true)
 		return

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -220,6 +221,22 @@ func TestFaultsAndRateLimit(t *testing.T) {
 	s.InjectFault(Fault{Method: "POST", PathPrefix: "/repos/o/r/statuses/", Count: 1, Status: 502})
 	if got := s.RequestCount("GET", "/repos/o/r"); got != 7 {
 		t.Fatalf("RequestCount(GET) = %d, want 7", got)
+	}
+}
+
+// A fault's OnAnswer shapes each answer's header; the fault's own Header is not changed.
+func TestFaultOnAnswer(t *testing.T) {
+	s := newTestServer(t)
+	n := 0
+	s.InjectFault(Fault{Method: "GET", Count: 2, Status: 403, Header: http.Header{"X-Fixed": {"yes"}}, OnAnswer: func(h http.Header) {
+		n++
+		h.Set("X-Answer", strconv.Itoa(n))
+	}})
+	for i, want := range []string{"1", "2"} {
+		code, _, h := call(t, s, "GET", "/repos/o/r", Token, nil)
+		if code != 403 || h.Get("X-Answer") != want || h.Get("X-Fixed") != "yes" {
+			t.Fatalf("answer %d = %d with X-Answer %q, X-Fixed %q; want 403, %s, yes", i, code, h.Get("X-Answer"), h.Get("X-Fixed"), want)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ package manifests
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,11 +16,19 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/test/envtest"
 )
+
+// TestMain gives controller-runtime a logger (silent unless GITFLEET_TEST_VERBOSE is set;
+// without one it prints a stack trace after 30 s).
+func TestMain(m *testing.M) {
+	ctrl.SetLogger(envtest.Logger(os.Stderr))
+	os.Exit(m.Run())
+}
 
 // warnings collects the API server's warnings (deprecated fields, PodSecurity
 // violations in a namespace that enforces "restricted", unknown fields).
