@@ -14,6 +14,7 @@ import (
 
 	"github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/agent/manifest"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/gitsource"
 )
 
@@ -27,7 +28,8 @@ const (
 
 func (r *Reconciler) newPass(ctx context.Context, cs *v1alpha1.ClusterSync) *pass {
 	st := r.state(cs)
-	return &pass{cs: cs, orig: cs.DeepCopy(), st: st, now: r.Clock.Now(), suspend: cs.Spec.Suspend}
+	end := outcome.Begin(r.Client, cs)
+	return &pass{cs: cs, orig: end.Original().(*v1alpha1.ClusterSync), end: end, st: st, now: r.Clock.Now(), suspend: cs.Spec.Suspend}
 }
 
 func syncInterval(cs *v1alpha1.ClusterSync) time.Duration {
@@ -67,10 +69,9 @@ func (r *Reconciler) reconcileSource(ctx context.Context, p *pass) error {
 	p.after(interval)
 	st.lastFetch, st.requestedAt = p.now, requested
 
-	auth, reason, err := r.gitAuth(ctx, cs)
+	auth, err := r.gitAuth(ctx, cs)
 	if err != nil {
-		p.sourceFailed(reason, err)
-		p.stalled = reason == v1alpha1.AuthenticationFailedReason
+		p.sourceFailed(err)
 		return nil
 	}
 	fctx, cancel := context.WithTimeout(ctx, syncTimeout(cs))
@@ -90,7 +91,7 @@ func (r *Reconciler) reconcileSource(ctx context.Context, p *pass) error {
 		if errors.Is(err, gitsource.ErrAuthentication) {
 			reason = v1alpha1.AuthenticationFailedReason
 		}
-		p.sourceFailed(reason, fmt.Errorf("fetching branch %s of %s: %w", cs.Spec.Branch, gitsource.RedactURL(cs.Spec.URL), err))
+		p.sourceFailed(outcome.Waiting(reason, interval, fmt.Errorf("fetching branch %s of %s: %w", cs.Spec.Branch, gitsource.RedactURL(cs.Spec.URL), err)))
 		return nil
 	}
 	set, err := manifest.Load(co.Dir, cs.SyncPath())
@@ -107,7 +108,7 @@ func (r *Reconciler) reconcileSource(ctx context.Context, p *pass) error {
 		if errors.Is(err, manifest.ErrPathNotFound) {
 			reason = PathNotFoundReason
 		}
-		p.sourceFailed(reason, fmt.Errorf("commit %s: %w", short(co.Commit), err))
+		p.sourceFailed(outcome.Waiting(reason, interval, fmt.Errorf("commit %s: %w", short(co.Commit), err)))
 		st.commit = co.Commit
 		return nil
 	}
@@ -119,8 +120,9 @@ func (r *Reconciler) reconcileSource(ctx context.Context, p *pass) error {
 	return nil
 }
 
-func (p *pass) sourceFailed(reason string, err error) {
-	p.sourceErr, p.sourceReason = err, reason
+// sourceFailed records a fetch or load failure, an error of one of outcome's kinds.
+func (p *pass) sourceFailed(err error) {
+	p.sourceErr = err
 	p.st.fetchErr = err
 }
 
@@ -134,20 +136,23 @@ func (p *pass) after(d time.Duration) {
 	}
 }
 
-// gitAuth reads the Git credentials Secret, if any. The reason says what to report.
-func (r *Reconciler) gitAuth(ctx context.Context, cs *v1alpha1.ClusterSync) (*gitsource.Auth, string, error) {
+// gitAuth reads the Git credentials Secret, if any. A Secret that is missing is waited
+// for (DependencyNotReady, retried at the interval); one that exists but is unusable
+// stalls the source (AuthenticationFailed, Stalled=True; still retried at the interval,
+// as the agent does not watch Secrets).
+func (r *Reconciler) gitAuth(ctx context.Context, cs *v1alpha1.ClusterSync) (*gitsource.Auth, error) {
 	if cs.Spec.SecretRef == nil {
-		return nil, "", nil
+		return nil, nil
 	}
 	secret, err := r.secret(ctx, cs.Namespace, cs.Spec.SecretRef.Name)
 	if err != nil {
-		return nil, v1alpha1.DependencyNotReadyReason, err
+		return nil, outcome.Waiting(v1alpha1.DependencyNotReadyReason, syncInterval(cs), err)
 	}
 	auth, err := gitsource.AuthFromSecret(secret)
 	if err != nil {
-		return nil, v1alpha1.AuthenticationFailedReason, fmt.Errorf("Secret %s: %w", cs.Spec.SecretRef.Name, err)
+		return nil, outcome.Stalling(v1alpha1.AuthenticationFailedReason, fmt.Errorf("Secret %s: %w", cs.Spec.SecretRef.Name, err))
 	}
-	return auth, "", nil
+	return auth, nil
 }
 
 // secret reads a Secret without caching Secrets in the agent.

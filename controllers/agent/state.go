@@ -17,6 +17,7 @@ import (
 	"github.com/gitfleet/gitfleet/controllers/agent/drift"
 	"github.com/gitfleet/gitfleet/controllers/agent/health"
 	"github.com/gitfleet/gitfleet/controllers/agent/manifest"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 )
 
 // syncState is what the agent remembers of one ClusterSync between passes: the last
@@ -168,8 +169,11 @@ func (st *syncState) owner() apply.Owner {
 
 // pass holds what the steps of one Reconcile saw and did.
 type pass struct {
-	cs       *v1alpha1.ClusterSync
+	cs *v1alpha1.ClusterSync
+	// orig is cs as read (and as marked Reconciling), the base of the status patch end
+	// makes.
 	orig     *v1alpha1.ClusterSync
+	end      *outcome.End
 	st       *syncState
 	now      time.Time
 	requeue  time.Duration
@@ -177,11 +181,13 @@ type pass struct {
 	cancelFn context.CancelFunc
 
 	// reconcileSource
-	fetched      bool
-	newCommit    bool
-	sourceErr    error  // fetch or load failure
-	sourceReason string // condition reason for sourceErr
-	stalled      bool
+	fetched   bool
+	newCommit bool
+	// sourceErr is a fetch or load failure, of one of outcome's kinds: it gives the
+	// reason, and Stalled=True when stalling. It does not end the pass (what was applied
+	// is still watched for drift, the hub still gets heartbeats); the fetch is retried at
+	// the interval.
+	sourceErr error
 
 	// reconcileApply
 	applied      bool // a full apply ran

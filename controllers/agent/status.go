@@ -2,19 +2,19 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/agent/apply"
 	"github.com/gitfleet/gitfleet/controllers/agent/drift"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 )
 
 // MaxObjectResults caps the per-object results in the status.
@@ -29,7 +29,7 @@ func (r *Reconciler) observe(p *pass) observations {
 		healthTimeout: p.healthTimeout(),
 	}
 	if p.sourceErr != nil {
-		o.sourceErr, o.sourceReason, o.stalled = oneLine(p.sourceErr.Error()), p.sourceReason, p.stalled
+		o.sourceErr, o.sourceReason, o.stalled = oneLine(p.sourceErr.Error()), outcome.ReasonOf(p.sourceErr), outcome.IsStalling(p.sourceErr)
 	}
 	if st.objects != nil {
 		o.objects = len(st.objects.Objects)
@@ -72,13 +72,14 @@ func countObjects(entries []driftEntry) int {
 	return len(seen)
 }
 
-// finish derives the conditions, writes the status when it changed, records metrics
-// and events, and decides when to come back.
+// finish derives the conditions, writes the status when it changed (observedGeneration
+// only when Ready), records metrics and events, and decides when to come back: err, the
+// failure of a step, and a transient apply error are retried with backoff by their kind
+// (see outcome.Result); else the pass comes back when something is due.
 func (r *Reconciler) finish(ctx context.Context, p *pass, err error) (ctrl.Result, error) {
 	cs, st := p.cs, p.st
 	o := r.observe(p)
 	conds := computeConditions(o)
-	setConditions(cs, conds)
 
 	if o.known {
 		cs.Status.AppliedCommit = st.appliedCommit
@@ -101,32 +102,21 @@ func (r *Reconciler) finish(ctx context.Context, p *pass, err error) (ctrl.Resul
 	if p.applied {
 		cs.Status.LastHandledReconcileAt = cs.Annotations[v1alpha1.ReconcileRequestAnnotation]
 	}
-	if c := apimeta.FindStatusCondition(cs.Status.Conditions, v1alpha1.ReadyCondition); c != nil && c.Status == metav1.ConditionTrue {
-		cs.Status.ObservedGeneration = cs.Generation
-	}
 	r.transitionEvents(p, conds)
-	changed := !equality.Semantic.DeepEqual(p.orig.Status, cs.Status)
-	if changed {
-		if perr := r.Client.Status().Patch(ctx, cs, client.MergeFrom(p.orig)); perr != nil {
-			ctrl.LoggerFrom(ctx).Error(perr, "patching the status")
-			if err == nil {
-				err = fmt.Errorf("patching the status of ClusterSync %s: %w", st.nn, perr)
-			}
-		}
-	}
-	observeConditions(st.nn, cs)
-	ctrl.LoggerFrom(ctx).V(1).Info("pass done", "duration", r.Clock.Since(p.now).String(), "applied", p.applied,
-		"fetched", p.fetched, "drifted", len(st.drifted), "statusWritten", changed)
-
-	if err == nil && p.transient != nil {
+	if p.transient != nil {
 		// The API server is unreachable or busy: retry with backoff.
-		err = fmt.Errorf("applying: %w", p.transient)
-	}
-	if err != nil {
-		return ctrl.Result{}, err
+		err = errors.Join(err, fmt.Errorf("applying: %w", p.transient))
 	}
 	p.after(syncInterval(cs))
-	return ctrl.Result{RequeueAfter: p.requeue}, nil
+	res, err := p.end.Finish(ctx, err, outcome.Summary{
+		Conditions:         func() { setConditions(cs, conds) },
+		ObservedGeneration: &cs.Status.ObservedGeneration,
+		RequeueAfter:       p.requeue,
+		Observe:            func(error) { observeConditions(st.nn, cs) },
+	})
+	ctrl.LoggerFrom(ctx).V(1).Info("pass done", "duration", r.Clock.Since(p.now).String(), "applied", p.applied,
+		"fetched", p.fetched, "drifted", len(st.drifted), "statusWritten", p.end.Written())
+	return res, err
 }
 
 // setConditions writes the derived conditions, with the generation they describe.
@@ -200,19 +190,9 @@ func cutValue(s string) string {
 // markReconciling writes Reconciling=True before a long apply, so that people and
 // kstatus see the work in progress.
 func (r *Reconciler) markReconciling(ctx context.Context, p *pass, msg string) {
-	cs := p.cs.DeepCopy()
-	base := cs.DeepCopy()
-	c := cond(v1alpha1.ReconcilingCondition, metav1.ConditionTrue, v1alpha1.ProgressingReason, "%s", msg)
-	c.ObservedGeneration = cs.Generation
-	apimeta.SetStatusCondition(&cs.Status.Conditions, *c)
-	if err := r.Client.Status().Patch(ctx, cs, client.MergeFrom(base)); err != nil {
+	if err := p.end.MarkReconciling(ctx, oneLine(msg)); err != nil {
 		ctrl.LoggerFrom(ctx).Info("could not mark the ClusterSync reconciling", "error", err.Error())
-		return
 	}
-	// Later patches are computed against what is stored now.
-	p.orig.Status.Conditions = cs.Status.Conditions
-	p.orig.ResourceVersion = cs.ResourceVersion
-	p.cs.ResourceVersion = cs.ResourceVersion
 }
 
 // event records a Kubernetes event on the ClusterSync.
@@ -236,8 +216,9 @@ func (r *Reconciler) transitionEvents(p *pass, set conditionSet) {
 		}
 	}
 	if p.sourceErr != nil {
-		if o := old(v1alpha1.ReadyCondition); o == nil || o.Reason != p.sourceReason {
-			r.event(p.cs, "Warning", p.sourceReason, "Fetch", "%s", oneLine(p.sourceErr.Error()))
+		reason := outcome.ReasonOf(p.sourceErr)
+		if o := old(v1alpha1.ReadyCondition); o == nil || o.Reason != reason {
+			r.event(p.cs, "Warning", reason, "Fetch", "%s", oneLine(p.sourceErr.Error()))
 		}
 	}
 	if c := set.Ready; c != nil && c.Status == metav1.ConditionTrue {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -21,6 +20,7 @@ import (
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/gitsource"
 )
 
@@ -48,64 +48,61 @@ func (r *GitSourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// Reconcile reads as the steps of a pass; the deferred function summarises the
-// conditions and patches the status once.
+// gitSourcePass is what one reconcile of a GitSource learns, step by step.
+type gitSourcePass struct {
+	src *fleetv1alpha1.GitSource
+	// checkout is the fetched branch; dir the snapshot of its revision.
+	checkout *gitsource.Checkout
+	dir      string
+}
+
+// Reconcile reads as the steps of a pass; the deferred end summarises the conditions
+// and patches the status once.
 func (r *GitSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
-	log := ctrl.LoggerFrom(ctx)
 	src := &fleetv1alpha1.GitSource{}
 	if err := r.Client.Get(ctx, req.NamespacedName, src); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if src.Spec.Suspend {
-		log.V(1).Info("suspended")
+		ctrl.LoggerFrom(ctx).V(1).Info("suspended")
 		return ctrl.Result{}, nil
 	}
-	base := src.DeepCopy()
 	start := r.Clock.Now()
-	var checkout *gitsource.Checkout
+	end := outcome.Begin(r.Client, src)
 	var err error
 	defer func() {
-		readyMsg := "stored revision " + src.Status.Revision
-		finishConditions(src, err, readyMsg)
-		if err == nil {
-			src.Status.ObservedGeneration = src.Generation
-		}
 		if v, ok := src.GetAnnotations()[fleetv1alpha1.ReconcileRequestAnnotation]; ok {
 			src.Status.LastHandledReconcileAt = v
 		}
-		if perr := r.Client.Status().Patch(ctx, src, client.MergeFrom(base)); perr != nil && !apierrors.IsNotFound(perr) {
-			retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", perr))
-		}
-		r.Metrics.observeReconcile("gitsource", start, err)
-		res, retErr = result(errors.Join(err, retErr), jitter(src.FetchInterval()))
+		res, retErr = end.Finish(ctx, err, outcome.Summary{
+			ReadyMessage:       "stored revision " + src.Status.Revision,
+			ObservedGeneration: &src.Status.ObservedGeneration,
+			RequeueAfter:       jitter(src.FetchInterval()),
+			Observe:            func(err error) { r.Metrics.observeReconcile("gitsource", start, err) },
+		})
 	}()
 
-	markReconciling(src, "fetching "+src.Spec.Branch)
-	if checkout, err = r.fetch(ctx, src); err != nil {
-		return
+	outcome.MarkReconciling(src, "fetching "+src.Spec.Branch)
+	p := &gitSourcePass{src: src}
+	for _, step := range []func(context.Context, *gitSourcePass) error{
+		r.fetch,          // the branch into the source's clone folder
+		r.storeSnapshot,  // the revision's files for the renderers; status.revision
+		r.reconcileFleet, // spec.fleetPath's objects applied to the hub, removed ones pruned
+	} {
+		if err = step(ctx, p); err != nil {
+			return
+		}
 	}
-	dir, serr := r.Snapshots.Store(src.Namespace, src.Name, checkout.Commit, checkout.Dir)
-	if serr != nil {
-		err = serr
-		return
-	}
-	if src.Status.Revision != checkout.Revision {
-		log.Info("fetched new revision", "revision", checkout.Revision)
-		r.event(src, corev1.EventTypeNormal, "NewRevision", "fetched "+checkout.Revision)
-	}
-	src.Status.Revision = checkout.Revision
-	now := metav1.NewTime(r.Clock.Now())
-	src.Status.LastFetchTime = &now
-	err = r.reconcileFleet(ctx, src, dir)
 	return
 }
 
 // fetch gets the branch into the source's clone folder.
-func (r *GitSourceReconciler) fetch(ctx context.Context, src *fleetv1alpha1.GitSource) (*gitsource.Checkout, error) {
+func (r *GitSourceReconciler) fetch(ctx context.Context, p *gitSourcePass) error {
+	src := p.src
 	auth, err := r.auth(ctx, src)
 	if err != nil {
-		setCondition(src, fleetv1alpha1.FetchedCondition, metav1.ConditionFalse, fleetv1alpha1.AuthenticationFailedReason, err.Error())
-		return nil, waiting(fleetv1alpha1.AuthenticationFailedReason, src.FetchInterval(), err)
+		outcome.SetCondition(src, fleetv1alpha1.FetchedCondition, metav1.ConditionFalse, fleetv1alpha1.AuthenticationFailedReason, err.Error())
+		return outcome.Waiting(fleetv1alpha1.AuthenticationFailedReason, src.FetchInterval(), err)
 	}
 	timeout := time.Minute
 	if src.Spec.Timeout != nil {
@@ -124,13 +121,33 @@ func (r *GitSourceReconciler) fetch(ctx context.Context, src *fleetv1alpha1.GitS
 		if errors.Is(err, gitsource.ErrAuthentication) {
 			reason = fleetv1alpha1.AuthenticationFailedReason
 		}
-		setCondition(src, fleetv1alpha1.FetchedCondition, metav1.ConditionFalse, reason, err.Error())
+		outcome.SetCondition(src, fleetv1alpha1.FetchedCondition, metav1.ConditionFalse, reason, err.Error())
 		r.event(src, corev1.EventTypeWarning, reason, err.Error())
 		// Retried at the interval: a flaky network or fixed credentials recover by themselves.
-		return nil, waiting(reason, src.FetchInterval(), err)
+		return outcome.Waiting(reason, src.FetchInterval(), err)
 	}
-	setCondition(src, fleetv1alpha1.FetchedCondition, metav1.ConditionTrue, fleetv1alpha1.SucceededReason, "fetched "+co.Revision)
-	return co, nil
+	outcome.SetCondition(src, fleetv1alpha1.FetchedCondition, metav1.ConditionTrue, fleetv1alpha1.SucceededReason, "fetched "+co.Revision)
+	p.checkout = co
+	return nil
+}
+
+// storeSnapshot stores the fetched revision's files for the renderers and records the
+// revision in the status.
+func (r *GitSourceReconciler) storeSnapshot(ctx context.Context, p *gitSourcePass) error {
+	src, co := p.src, p.checkout
+	dir, err := r.Snapshots.Store(src.Namespace, src.Name, co.Commit, co.Dir)
+	if err != nil {
+		return err
+	}
+	p.dir = dir
+	if src.Status.Revision != co.Revision {
+		ctrl.LoggerFrom(ctx).Info("fetched new revision", "revision", co.Revision)
+		r.event(src, corev1.EventTypeNormal, "NewRevision", "fetched "+co.Revision)
+	}
+	src.Status.Revision = co.Revision
+	now := metav1.NewTime(r.Clock.Now())
+	src.Status.LastFetchTime = &now
+	return nil
 }
 
 // auth reads the credentials Secret, if any. Its values never reach a log or condition.
@@ -146,7 +163,8 @@ func (r *GitSourceReconciler) auth(ctx context.Context, src *fleetv1alpha1.GitSo
 }
 
 // reconcileFleet applies spec.fleetPath's objects and prunes the ones removed from Git.
-func (r *GitSourceReconciler) reconcileFleet(ctx context.Context, src *fleetv1alpha1.GitSource, dir string) error {
+func (r *GitSourceReconciler) reconcileFleet(ctx context.Context, p *gitSourcePass) error {
+	src, dir := p.src, p.dir
 	if src.Spec.FleetPath == "" && len(src.Status.FleetInventory) == 0 {
 		return nil
 	}
@@ -155,26 +173,26 @@ func (r *GitSourceReconciler) reconcileFleet(ctx context.Context, src *fleetv1al
 	if src.Spec.FleetPath != "" {
 		objs, readErr = hydrate.ReadFleetObjects(dir, src.Spec.FleetPath, src.Namespace)
 		if readErr != nil && objs == nil {
-			setCondition(src, fleetv1alpha1.FleetAppliedCondition, metav1.ConditionFalse, fleetv1alpha1.InvalidFleetObjectReason, readErr.Error())
+			outcome.SetCondition(src, fleetv1alpha1.FleetAppliedCondition, metav1.ConditionFalse, fleetv1alpha1.InvalidFleetObjectReason, readErr.Error())
 			// Git content errors are fixed by a new commit: keep polling at the interval.
-			return waiting(fleetv1alpha1.InvalidFleetObjectReason, src.FetchInterval(), readErr)
+			return outcome.Waiting(fleetv1alpha1.InvalidFleetObjectReason, src.FetchInterval(), readErr)
 		}
 	}
 	inv, err := applyFleet(ctx, r.Client, src, objs, readErr)
 	src.Status.FleetInventory = inv
 	if err != nil {
-		setCondition(src, fleetv1alpha1.FleetAppliedCondition, metav1.ConditionFalse, fleetv1alpha1.InvalidFleetObjectReason, err.Error())
+		outcome.SetCondition(src, fleetv1alpha1.FleetAppliedCondition, metav1.ConditionFalse, fleetv1alpha1.InvalidFleetObjectReason, err.Error())
 		r.event(src, corev1.EventTypeWarning, fleetv1alpha1.InvalidFleetObjectReason, err.Error())
-		return waiting(fleetv1alpha1.InvalidFleetObjectReason, src.FetchInterval(), err)
+		return outcome.Waiting(fleetv1alpha1.InvalidFleetObjectReason, src.FetchInterval(), err)
 	}
-	setCondition(src, fleetv1alpha1.FleetAppliedCondition, metav1.ConditionTrue, fleetv1alpha1.SucceededReason,
+	outcome.SetCondition(src, fleetv1alpha1.FleetAppliedCondition, metav1.ConditionTrue, fleetv1alpha1.SucceededReason,
 		fmt.Sprintf("applied %d objects from %s", len(inv), src.Spec.FleetPath))
 	return nil
 }
 
 func (r *GitSourceReconciler) event(obj *fleetv1alpha1.GitSource, typ, reason, msg string) {
 	if r.Recorder != nil {
-		r.Recorder.Eventf(obj, nil, typ, reason, "Reconcile", "%s", truncate(msg, 1024))
+		r.Recorder.Eventf(obj, nil, typ, reason, "Reconcile", "%s", outcome.Truncate(msg, outcome.MaxMessage))
 	}
 }
 

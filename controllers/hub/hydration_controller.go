@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -27,6 +25,7 @@ import (
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/gitsource"
 	"github.com/gitfleet/gitfleet/render"
 )
@@ -121,43 +120,96 @@ func (r *HydrationReconciler) sourcesInNamespace(ctx context.Context, o client.O
 	return out
 }
 
-// Reconcile hydrates one source.
-func (r *HydrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	log := ctrl.LoggerFrom(ctx)
-	start := r.Clock.Now()
+// hydrationPass is what one hydration of a GitSource learns, step by step.
+type hydrationPass struct {
+	src   *fleetv1alpha1.GitSource
+	start time.Time
+	// fleet is what the pass renders; nil while the source has no stored revision.
+	fleet *hydrate.Fleet
+	plan  *hydrate.Plan
+	// commits is the outcome of writing each branch.
+	commits map[string]branchCommit
+}
+
+// Reconcile hydrates one source. It reads as the steps of a pass; the deferred end
+// reports on each Placement and Override what the pass did (even when a step failed) and
+// turns the failures into the next retry.
+func (r *HydrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	src := &fleetv1alpha1.GitSource{}
 	if err := r.Client.Get(ctx, req.NamespacedName, src); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	fleet, err := r.loadFleet(ctx, src)
-	if err != nil || fleet == nil {
-		return ctrl.Result{}, err
-	}
-	r.Snapshots.Pin(src.Namespace, hydrate.PinnedRevisions(fleet.Pipelines))
-	plan := hydrate.Hydrate(ctx, fleet, r.Renderer)
-	r.Metrics.observeRender(src.Name, r.Clock.Now().Sub(start))
-	r.Metrics.observeFailures(plan)
+	p := &hydrationPass{src: src, start: r.Clock.Now()}
+	end := outcome.Begin(r.Client, nil) // its status is on the Placements (see report)
+	var err error
+	defer func() {
+		err = errors.Join(err, r.report(ctx, p))
+		res, retErr = end.Finish(ctx, err, outcome.Summary{Observe: func(err error) {
+			if p.fleet != nil || err != nil {
+				r.Metrics.observeReconcile("hydration", p.start, err)
+			}
+		}})
+	}()
 
-	commits := r.writeBranches(ctx, src, fleet, plan)
-	r.notifyPipelines(fleet, commits)
+	for _, step := range []func(context.Context, *hydrationPass) error{
+		r.load,            // the fleet at the source's stored revision (none yet: nothing to do)
+		r.render,          // schedule every placement, render it for each selected cluster
+		r.commit,          // one commit per environment branch (see writeBranches)
+		r.notifyPipelines, // wake the pipelines when a branch moved
+	} {
+		if err = step(ctx, p); err != nil || p.fleet == nil {
+			return
+		}
+	}
+	return
+}
+
+// load reads what the pass needs (see loadFleet).
+func (r *HydrationReconciler) load(ctx context.Context, p *hydrationPass) (err error) {
+	p.fleet, err = r.loadFleet(ctx, p.src)
+	return err
+}
+
+// render schedules and renders the fleet; a placement or (placement, cluster) that fails
+// is reported on its Placement, not as the pass's error.
+func (r *HydrationReconciler) render(ctx context.Context, p *hydrationPass) error {
+	r.Snapshots.Pin(p.src.Namespace, hydrate.PinnedRevisions(p.fleet.Pipelines))
+	p.plan = hydrate.Hydrate(ctx, p.fleet, r.Renderer)
+	r.Metrics.observeRender(p.src.Name, r.Clock.Now().Sub(p.start))
+	r.Metrics.observeFailures(p.plan)
+	return nil
+}
+
+// commit writes the branches (see writeBranches). A branch that could not be written is
+// reported by report, after the other branches are written and the pipelines notified.
+func (r *HydrationReconciler) commit(ctx context.Context, p *hydrationPass) error {
+	p.commits = r.writeBranches(ctx, p.src, p.fleet, p.plan)
+	return nil
+}
+
+// report writes what the pass did on each Placement of the source and each Override,
+// and returns the branches that could not be written (CommitFailed), with any status
+// patch that failed.
+func (r *HydrationReconciler) report(ctx context.Context, p *hydrationPass) error {
+	if p.plan == nil {
+		return nil
+	}
 	var errs []error
-	for _, name := range sortedKeys(plan.Placements) {
-		if err := r.patchPlacementStatus(ctx, fleet, plan.Placements[name], commits); err != nil {
+	for _, name := range sortedKeys(p.plan.Placements) {
+		if err := r.patchPlacementStatus(ctx, p.fleet, p.plan.Placements[name], p.commits); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if err := r.patchOverrideStatus(ctx, fleet); err != nil {
+	if err := r.patchOverrideStatus(ctx, p.fleet); err != nil {
 		errs = append(errs, err)
 	}
-	for _, c := range commits {
+	for _, c := range p.commits {
 		if c.err != nil {
-			errs = append(errs, withReason(fleetv1alpha1.CommitFailedReason, c.err))
+			errs = append(errs, outcome.WithReason(fleetv1alpha1.CommitFailedReason, c.err))
 		}
 	}
-	err = errors.Join(errs...)
-	r.Metrics.observeReconcile("hydration", start, err)
-	log.V(1).Info("hydrated", "revision", fleet.Revision(), "placements", len(plan.Placements), "branches", len(plan.Branches), "duration", r.Clock.Now().Sub(start).String())
-	return ctrl.Result{}, err
+	ctrl.LoggerFrom(ctx).V(1).Info("hydrated", "revision", p.fleet.Revision(), "placements", len(p.plan.Placements), "branches", len(p.plan.Branches), "duration", r.Clock.Now().Sub(p.start).String())
+	return errors.Join(errs...)
 }
 
 // loadFleet reads what one hydration needs. It returns nil when the source has no stored
@@ -208,252 +260,20 @@ func (r *HydrationReconciler) loadFleet(ctx context.Context, src *fleetv1alpha1.
 	return f, nil
 }
 
-// fleetAt replaces f's Placements and Overrides of src with those the revision in root
-// declares (see placementsAt, overridesAt), when src has a fleetPath.
-func fleetAt(src *fleetv1alpha1.GitSource, f *hydrate.Fleet, root string) error {
-	if src.Spec.FleetPath == "" {
-		return nil
-	}
-	at, err := hydrate.LoadFleetDir(root, src.Spec.FleetPath)
-	if err != nil {
-		return err
-	}
-	f.Placements = placementsAt(src, at.Placements, f.Placements)
-	f.Overrides = overridesAt(src, at.Overrides, f.Overrides)
-	return nil
-}
-
-// branchCommit is the outcome of writing one branch.
-type branchCommit struct {
-	commit string
-	err    error
-	// committed is true when this pass pushed a new commit.
-	committed bool
-	// pending names the stage when the branch waits for its first promotion and was not
-	// written.
-	pending string
-}
-
-// writeBranches writes every branch of the plan, plus empty trees for known branches that
-// no longer hold anything of this source (their last placement or cluster left). The
-// first stage of a pipeline (and env/default) is written at the source head; a later stage
-// at the revision its pipeline's status names (see hydrate.StageRevisions), rendered from
-// that revision's snapshot, and not at all before its first promotion.
-func (r *HydrationReconciler) writeBranches(ctx context.Context, src *fleetv1alpha1.GitSource, f *hydrate.Fleet, plan *hydrate.Plan) map[string]branchCommit {
-	stages := hydrate.StageRevisions(f.Pipelines, f.SourceCommit)
-	for _, name := range knownBranches(f) {
-		if _, ok := plan.Branches[name]; !ok {
-			plan.Branches[name] = &hydrate.Branch{Name: name, Stage: stageName(f, name), Files: map[string][]byte{}}
-		}
-	}
-	names := map[string]bool{}
-	for name := range plan.Branches {
-		names[name] = true
-	}
-	for name, st := range stages {
-		if st.Base != "" {
-			names[name] = true
-		}
-	}
-	plans := map[string]*revisionPlan{f.SourceCommit: {fleet: f, plan: plan}}
-	out := map[string]branchCommit{}
-	for _, name := range sortedKeys(names) {
-		rev := f.SourceCommit
-		st, ok := stages[name]
-		if ok {
-			rev = st.Revision
-		}
-		if rev == "" {
-			out[name] = branchCommit{pending: stages[name].Stage}
-			continue
-		}
-		rp := plans[rev]
-		if rp == nil {
-			rp = r.planAt(ctx, src, f, rev)
-			plans[rev] = rp
-		}
-		if rp.err != nil {
-			out[name] = branchCommit{err: rp.err}
-			continue
-		}
-		// An approval pull request's branch holds the render of the stage's own branch.
-		content := name
-		if st.Base != "" {
-			content = st.Base
-		}
-		b := rp.plan.Branches[content]
-		if b == nil {
-			b = &hydrate.Branch{Name: content, Stage: stageName(f, content), Files: map[string][]byte{}}
-		}
-		// A later stage's own branch moves to another revision only when the pipeline moves
-		// it (Moving); else it is rendered again only at the revision it holds.
-		guard := ok && !st.First && st.Base == "" && !st.Moving
-		sha, committed, err := r.writeBranch(ctx, src, rp.fleet, b, name, st.Base, guard)
-		out[name] = branchCommit{commit: sha, err: err, committed: committed}
-	}
-	return out
-}
-
-// revisionPlan is the hydration of the fleet at one dry revision.
-type revisionPlan struct {
-	fleet *hydrate.Fleet
-	plan  *hydrate.Plan
-	err   error
-}
-
-// planAt hydrates the fleet at an older revision, for the later stages that hold it: the
-// revision's sources (charts, kustomizations, files) and, when the source has a fleetPath,
-// the revision's Placements and Overrides, so that neither an app change nor a placement
-// or override change reaches a stage before it is promoted. MemberClusters and Pipelines
-// are today's (they are facts about the fleet, not content of a release).
-func (r *HydrationReconciler) planAt(ctx context.Context, src *fleetv1alpha1.GitSource, head *hydrate.Fleet, rev string) *revisionPlan {
-	root, err := r.Snapshots.Require(src.Namespace, src.Name, rev)
-	if errors.Is(err, ErrRevisionGone) {
-		root, err = r.restoreRevision(ctx, src, rev, err)
-	}
-	if err != nil {
-		return &revisionPlan{err: err}
-	}
-	return r.planAtRoot(ctx, src, head, root, rev)
-}
-
-// restoreRetry is how long a revision that could not be fetched again is not tried again.
-const restoreRetry = 5 * time.Minute
-
-// restoreRevision brings back the snapshot of a revision that a stage holds but the hub
-// no longer has (it restarted on an empty data dir, e.g. an emptyDir volume): it reads the
-// recent history of the source branch and stores the revision's files again. gone is the
-// error to return, with the reason, when the revision is not there (rewritten away, or
-// older than gitsource.DefaultHistoryDepth commits).
-func (r *HydrationReconciler) restoreRevision(ctx context.Context, src *fleetv1alpha1.GitSource, rev string, gone error) (string, error) {
-	key := src.Namespace + "/" + src.Name + "@" + rev
-	if at, ok := r.unrestorable.Load(key); ok && r.Clock.Since(at.(time.Time)) < restoreRetry {
-		return "", gone
-	}
-	start := r.Clock.Now()
-	url, auth, err := sourceAccess(ctx, r.Client, src)
-	if err != nil {
-		return "", err
-	}
-	hist, err := gitsource.LoadHistory(ctx, url, src.Spec.Branch, auth, 0)
-	if err != nil {
-		return "", fmt.Errorf("%w; reading %s again failed: %w", gone, src.Spec.Branch, err)
-	}
-	if err := os.MkdirAll(r.Snapshots.Root, 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp(r.Snapshots.Root, ".restore-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	if err := hist.Export(rev, tmp); err != nil {
-		r.unrestorable.Store(key, r.Clock.Now())
-		return "", fmt.Errorf("%w; it is not in the last %d commits of %s either", gone, len(hist.Commits), src.Spec.Branch)
-	}
-	root, err := r.Snapshots.Store(src.Namespace, src.Name, rev, tmp)
-	if err != nil {
-		return "", err
-	}
-	r.unrestorable.Delete(key)
-	ctrl.LoggerFrom(ctx).Info("restored a revision a stage holds from the source branch's history", "revision", short(rev), "duration", r.Clock.Since(start).Round(time.Millisecond).String())
-	return root, nil
-}
-
-// planAtRoot is planAt for the files of rev in root (a snapshot, or the checkout of a pull
-// request being previewed).
-func (r *HydrationReconciler) planAtRoot(ctx context.Context, src *fleetv1alpha1.GitSource, head *hydrate.Fleet, root, rev string) *revisionPlan {
-	f := *head
-	f.Root, f.SourceCommit = root, rev
-	if err := fleetAt(src, &f, root); err != nil {
-		return &revisionPlan{err: fmt.Errorf("fleet objects of revision %s: %w", short(rev), err)}
-	}
-	return &revisionPlan{fleet: &f, plan: hydrate.Hydrate(ctx, &f, r.Renderer)}
-}
-
-// placementsAt returns the placements of src as a revision declares them, with the live
-// placements' status (their current decisions keep scheduling stable), plus the live
-// placements of src that were not applied from its fleetPath (made by hand), sorted by
-// name.
-func placementsAt(src *fleetv1alpha1.GitSource, declared, live []fleetv1alpha1.Placement) []fleetv1alpha1.Placement {
-	status := map[string]fleetv1alpha1.PlacementStatus{}
-	for _, p := range live {
-		status[p.Name] = p.Status
-	}
-	var out []fleetv1alpha1.Placement
-	for _, p := range declared {
-		if p.Spec.SourceRef.Name != src.Name {
-			continue
-		}
-		p.Namespace = src.Namespace
-		p.Labels = withFleetSourceLabel(p.Labels, src.Name)
-		p.Status = status[p.Name]
-		out = append(out, p)
-	}
-	for _, p := range live {
-		if p.Labels[FleetSourceLabel] != src.Name {
-			out = append(out, p)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return dedupeByName(out, func(p fleetv1alpha1.Placement) string { return p.Name })
-}
-
-// overridesAt returns the overrides a revision declares plus the live ones not applied
-// from src's fleetPath (by hand, or from another GitSource), sorted by name.
-func overridesAt(src *fleetv1alpha1.GitSource, declared, live []fleetv1alpha1.Override) []fleetv1alpha1.Override {
-	var out []fleetv1alpha1.Override
-	for _, o := range declared {
-		o.Namespace = src.Namespace
-		o.Labels = withFleetSourceLabel(o.Labels, src.Name)
-		out = append(out, o)
-	}
-	for _, o := range live {
-		if o.Labels[FleetSourceLabel] != src.Name {
-			out = append(out, o)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return dedupeByName(out, func(o fleetv1alpha1.Override) string { return o.Name })
-}
-
-// withFleetSourceLabel returns labels plus FleetSourceLabel=source, as applying the
-// object from the fleetPath sets them (a copy: declared objects share their maps).
-func withFleetSourceLabel(labels map[string]string, source string) map[string]string {
-	out := make(map[string]string, len(labels)+1)
-	for k, v := range labels {
-		out[k] = v
-	}
-	out[FleetSourceLabel] = source
-	return out
-}
-
-// dedupeByName keeps the first of each name in a sorted list (a declared object wins over
-// one made by hand with the same name: applying the revision will take it over).
-func dedupeByName[T any](sorted []T, name func(T) string) []T {
-	out := sorted[:0]
-	for i, x := range sorted {
-		if i > 0 && name(x) == name(sorted[i-1]) {
-			continue
-		}
-		out = append(out, x)
-	}
-	return out
-}
-
 // notifyPipelines wakes the Pipeline controller for the pipelines of the namespace when a
 // branch moved, so that promotions see new stage heads at once instead of at the next poll.
-func (r *HydrationReconciler) notifyPipelines(f *hydrate.Fleet, commits map[string]branchCommit) {
+func (r *HydrationReconciler) notifyPipelines(_ context.Context, p *hydrationPass) error {
 	if r.PipelineEvents == nil {
-		return
+		return nil
 	}
 	moved := false
-	for _, c := range commits {
+	for _, c := range p.commits {
 		moved = moved || c.committed
 	}
 	if !moved {
-		return
+		return nil
 	}
+	f := p.fleet
 	for i := range f.Pipelines {
 		p := &fleetv1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Namespace: f.Pipelines[i].Namespace, Name: f.Pipelines[i].Name}}
 		select {
@@ -461,156 +281,7 @@ func (r *HydrationReconciler) notifyPipelines(f *hydrate.Fleet, commits map[stri
 		default: // the controller is busy; its poll catches up
 		}
 	}
-}
-
-// writeBranch commits one branch. A branch with nothing of this source is only written
-// when it exists (to clear what left); it is never created empty.
-//
-// With base set, b is written to branch (an approval pull request's branch), rebuilt on
-// base's head at every pass, so a pull request whose base moved (someone pushed to the
-// stage's branch) is rebuilt rather than left in conflict. A missing base is created first
-// with a README only (a pull request needs a base branch).
-func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha1.GitSource, f *hydrate.Fleet, b *hydrate.Branch, branch, base string, onlyAtHeldRevision bool) (string, bool, error) {
-	start := r.Clock.Now()
-	url, auth, err := r.target(ctx, src, f, b)
-	if err != nil {
-		return "", false, err
-	}
-	if base != "" {
-		if err := r.ensureBase(ctx, url, auth, b); err != nil {
-			return "", false, err
-		}
-	} else if len(b.Pairs) == 0 {
-		if _, err := gitsource.LsRemote(ctx, url, b.Name, auth); err != nil {
-			if errors.Is(err, gitsource.ErrBranchNotFound) {
-				return "", false, nil
-			}
-			return "", false, fmt.Errorf("checking branch %s: %w", b.Name, err)
-		}
-	}
-	source := hydrate.SourceRef{Repository: f.SourceURL, Branch: f.SourceBranch, Commit: f.SourceCommit}
-	msg := commitMessage(f, b)
-	if base != "" {
-		msg = strings.Replace(msg, "gitfleet: render", "gitfleet: propose", 1)
-	}
-	skipped := ""
-	res, err := r.Writer.Write(ctx, gitsource.WriteRequest{
-		URL: url, Auth: auth, Branch: branch, BaseBranch: base, ResetToBase: base != "", Scope: hydrate.Scope,
-		Update: func(current map[string][]byte) (map[string][]byte, error) {
-			if onlyAtHeldRevision {
-				if meta, err := parseMetadata(current[hydrate.MetadataFile]); err == nil && meta.Source.Commit != f.SourceCommit {
-					// The branch holds another revision than the pipeline's status says
-					// (an approval or rollback pull request was just merged): leave it; the
-					// pipeline sees the new head and hydration follows.
-					skipped = meta.Source.Commit
-					return current, nil
-				}
-			}
-			return b.Desired(current, source, r.Versions), nil
-		},
-		Message:  msg,
-		Trailers: gitsource.StageTrailers(f.SourceCommit, b.Stage),
-		Author:   r.Committer,
-	})
-	if err != nil {
-		return "", false, fmt.Errorf("writing %s: %w", branch, err)
-	}
-	if skipped != "" {
-		ctrl.LoggerFrom(ctx).V(1).Info("left a stage branch at the revision it holds", "branch", branch, "holds", skipped, "status", f.SourceCommit)
-	}
-	r.Metrics.observeCommit(branch, r.Clock.Now().Sub(start), res.Committed, res.Attempts-1)
-	if res.Committed {
-		ctrl.LoggerFrom(ctx).Info("committed environment branch", "branch", branch, "commit", res.Commit, "source", f.SourceCommit, "attempts", res.Attempts)
-		if r.Recorder != nil {
-			r.Recorder.Eventf(src, nil, corev1.EventTypeNormal, "Committed", "Hydrate", "%s: %s (from %s)", branch, short(res.Commit), short(f.SourceCommit))
-		}
-	}
-	return res.Commit, res.Committed, nil
-}
-
-// ensureBase creates a stage's branch, with its README only, when it does not exist yet:
-// the first approval pull request into a stage needs a base.
-func (r *HydrationReconciler) ensureBase(ctx context.Context, url string, auth *gitsource.Auth, b *hydrate.Branch) error {
-	if _, err := gitsource.LsRemote(ctx, url, b.Name, auth); err == nil {
-		return nil
-	} else if !errors.Is(err, gitsource.ErrBranchNotFound) {
-		return fmt.Errorf("checking branch %s: %w", b.Name, err)
-	}
-	_, err := r.Writer.Write(ctx, gitsource.WriteRequest{
-		URL: url, Auth: auth, Branch: b.Name, Scope: []string{hydrate.ReadmeFile},
-		Files:   map[string][]byte{hydrate.ReadmeFile: []byte(fmt.Sprintf("# %s\n\nThis branch is written by gitfleet: it receives stage `%s` through approval pull requests.\n", b.Name, b.Stage))},
-		Message: fmt.Sprintf("gitfleet: create %s for stage %s\n\nThe stage is promoted by approval pull requests; this is their base.", b.Name, b.Stage),
-		Author:  r.Committer,
-	})
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", b.Name, err)
-	}
 	return nil
-}
-
-// target is the repository the branch goes to: the first of its pipelines with a
-// targetRef, or the source itself.
-func (r *HydrationReconciler) target(ctx context.Context, src *fleetv1alpha1.GitSource, f *hydrate.Fleet, b *hydrate.Branch) (string, *gitsource.Auth, error) {
-	t := src
-	for _, name := range b.Pipelines {
-		for i := range f.Pipelines {
-			p := &f.Pipelines[i]
-			if p.Name != name || p.Spec.TargetRef == nil || p.Spec.TargetRef.Name == src.Name {
-				continue
-			}
-			t = &fleetv1alpha1.GitSource{}
-			if err := r.Client.Get(ctx, client.ObjectKey{Namespace: src.Namespace, Name: p.Spec.TargetRef.Name}, t); err != nil {
-				return "", nil, fmt.Errorf("pipeline %s: target GitSource %q: %w", p.Name, p.Spec.TargetRef.Name, err)
-			}
-		}
-	}
-	if t.Spec.SecretRef == nil {
-		return t.Spec.URL, nil, nil
-	}
-	sec := &corev1.Secret{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: t.Spec.SecretRef.Name}, sec); err != nil {
-		return "", nil, fmt.Errorf("reading credentials Secret %q of GitSource %s: %w", t.Spec.SecretRef.Name, t.Name, err)
-	}
-	auth, err := gitsource.AuthFromSecret(sec)
-	return t.Spec.URL, auth, err
-}
-
-func commitMessage(f *hydrate.Fleet, b *hydrate.Branch) string {
-	clusters := map[string]bool{}
-	placements := map[string]bool{}
-	for _, p := range b.Pairs {
-		clusters[p.Cluster] = true
-		placements[p.Placement] = true
-	}
-	msg := fmt.Sprintf("gitfleet: render %s for stage %s\n\n%d clusters, %d placements, from %s@%s.",
-		short(f.SourceCommit), b.Stage, len(clusters), len(placements), f.SourceBranch, f.SourceCommit)
-	if len(b.Failed) > 0 {
-		msg += fmt.Sprintf("\n%d cluster/placement folders kept at their last good render (see gitfleet.json stale).", len(b.Failed))
-	}
-	return msg
-}
-
-// knownBranches are the branches this source may have written: every stage branch of
-// every pipeline, and env/default.
-func knownBranches(f *hydrate.Fleet) []string {
-	set := map[string]bool{"env/" + hydrate.DefaultStage: true}
-	for _, p := range f.Pipelines {
-		for _, s := range p.Spec.Stages {
-			set[s.StageBranch()] = true
-		}
-	}
-	return sortedKeys(set)
-}
-
-func stageName(f *hydrate.Fleet, branch string) string {
-	for _, p := range f.Pipelines {
-		for _, s := range p.Spec.Stages {
-			if s.StageBranch() == branch {
-				return s.Name
-			}
-		}
-	}
-	return hydrate.DefaultStage
 }
 
 func short(sha string) string {

@@ -2,20 +2,19 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/clock"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 )
 
 // MemberClusterReconciler keeps a MemberCluster's Joined and Ready conditions: a cluster
@@ -35,40 +34,34 @@ func (r *MemberClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).For(&fleetv1alpha1.MemberCluster{}).Named("membercluster").Complete(r)
 }
 
-// Reconcile computes Joined and Ready and re-checks when the heartbeat would expire.
+// Reconcile computes Joined and Ready and re-checks when the heartbeat would expire. It
+// writes only these two conditions (server-side apply under HubFieldManager), and only
+// when they change.
 func (r *MemberClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	mc := &fleetv1alpha1.MemberCluster{}
 	if err := r.Client.Get(ctx, req.NamespacedName, mc); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	joined, reason, msg, recheck := JoinedStatus(mc, r.Clock.Now())
-	ready := metav1.ConditionFalse
-	readyReason, readyMsg := reason, msg
-	if joined == metav1.ConditionTrue {
-		ready, readyReason, readyMsg = metav1.ConditionTrue, fleetv1alpha1.SucceededReason, "joined"
-		if h := apimeta.FindStatusCondition(mc.Status.Conditions, fleetv1alpha1.HealthyCondition); h != nil && h.Status == metav1.ConditionFalse {
-			ready, readyReason, readyMsg = metav1.ConditionFalse, h.Reason, "joined, but the agent reports the cluster unhealthy: "+h.Message
-		}
+	end := outcome.Begin(r.Client, mc, outcome.ApplyConditions(HubFieldManager, fleetv1alpha1.JoinedCondition, fleetv1alpha1.ReadyCondition))
+	now := r.Clock.Now()
+	recheck, err := memberStatus(mc, now)
+	return end.Finish(ctx, err, outcome.Summary{ReadyMessage: "joined", RequeueAfter: recheck, Now: now})
+}
+
+// memberStatus sets Joined (see JoinedStatus) and returns why the cluster is not Ready, as
+// a waiting error (not joined, or joined but reported unhealthy by its agent), nil when it
+// is; recheck is when its heartbeat would expire (0: nothing changes by the clock alone).
+// It is pure, for table tests.
+func memberStatus(mc *fleetv1alpha1.MemberCluster, now time.Time) (recheck time.Duration, notReady error) {
+	joined, reason, msg, recheck := JoinedStatus(mc, now)
+	outcome.SetConditionAt(mc, fleetv1alpha1.JoinedCondition, joined, reason, msg, now)
+	if joined != metav1.ConditionTrue {
+		return recheck, outcome.Waiting(reason, recheck, errors.New(msg))
 	}
-	if unchanged(mc, fleetv1alpha1.JoinedCondition, joined, reason, msg) && unchanged(mc, fleetv1alpha1.ReadyCondition, ready, readyReason, readyMsg) {
-		return ctrl.Result{RequeueAfter: recheck}, nil
+	if h := apimeta.FindStatusCondition(mc.Status.Conditions, fleetv1alpha1.HealthyCondition); h != nil && h.Status == metav1.ConditionFalse {
+		return recheck, outcome.Waiting(h.Reason, recheck, errors.New("joined, but the agent reports the cluster unhealthy: "+h.Message))
 	}
-	now := metav1.NewTime(r.Clock.Now())
-	conds := []any{
-		conditionMap(fleetv1alpha1.JoinedCondition, joined, reason, msg, mc.Generation, transition(mc, fleetv1alpha1.JoinedCondition, joined, now)),
-		conditionMap(fleetv1alpha1.ReadyCondition, ready, readyReason, readyMsg, mc.Generation, transition(mc, fleetv1alpha1.ReadyCondition, ready, now)),
-	}
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": fleetv1alpha1.GroupVersion.String(), "kind": "MemberCluster",
-		"metadata": map[string]any{"name": mc.Name, "namespace": mc.Namespace},
-		"status":   map[string]any{"conditions": conds},
-	}}
-	if err := r.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), &client.SubResourceApplyOptions{
-		ApplyOptions: client.ApplyOptions{FieldManager: HubFieldManager, Force: ptr.To(true)},
-	}); err != nil {
-		return ctrl.Result{}, fmt.Errorf("applying MemberCluster status: %w", err)
-	}
-	return ctrl.Result{RequeueAfter: recheck}, nil
+	return recheck, nil
 }
 
 // JoinedStatus says whether a cluster has joined, why, and when to look again (when its
@@ -94,22 +87,4 @@ func JoinedStatus(mc *fleetv1alpha1.MemberCluster, now time.Time) (metav1.Condit
 			fmt.Sprintf("last heartbeat %s ago, more than the grace period of %s", age.Round(time.Second), grace), 0
 	}
 	return metav1.ConditionTrue, fleetv1alpha1.SucceededReason, "joined; agent heartbeat is current", grace - age + time.Second
-}
-
-func unchanged(mc *fleetv1alpha1.MemberCluster, typ string, st metav1.ConditionStatus, reason, msg string) bool {
-	c := apimeta.FindStatusCondition(mc.Status.Conditions, typ)
-	return c != nil && c.Status == st && c.Reason == reason && c.Message == msg && c.ObservedGeneration == mc.Generation
-}
-
-func transition(mc *fleetv1alpha1.MemberCluster, typ string, st metav1.ConditionStatus, now metav1.Time) metav1.Time {
-	if c := apimeta.FindStatusCondition(mc.Status.Conditions, typ); c != nil && c.Status == st {
-		return c.LastTransitionTime
-	}
-	return now
-}
-
-func conditionMap(typ string, st metav1.ConditionStatus, reason, msg string, gen int64, t metav1.Time) map[string]any {
-	c := metav1.Condition{Type: typ, Status: st, Reason: reason, Message: msg, ObservedGeneration: gen, LastTransitionTime: t}
-	m, _ := runtime.DefaultUnstructuredConverter.ToUnstructured(&c)
-	return m
 }

@@ -5,6 +5,7 @@ import (
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/render"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,8 +72,8 @@ func (m *Metrics) observeReconcile(controller string, start time.Time, err error
 		return
 	}
 	m.reconcileDuration.WithLabelValues(controller, resultLabel(err)).Observe(time.Since(start).Seconds())
-	for _, part := range errorParts(err) {
-		m.errors.WithLabelValues(reasonOf(part)).Inc()
+	for _, part := range outcome.Parts(err) {
+		m.errors.WithLabelValues(outcome.ReasonOf(part)).Inc()
 	}
 }
 

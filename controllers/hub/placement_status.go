@@ -13,6 +13,7 @@ import (
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/render"
 )
 
@@ -22,16 +23,14 @@ func (r *HydrationReconciler) patchPlacementStatus(ctx context.Context, f *hydra
 	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(pp.Placement), p); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	base := p.DeepCopy()
 	clusters := map[string]*fleetv1alpha1.MemberCluster{}
 	for i := range f.Clusters {
 		clusters[f.Clusters[i].Name] = &f.Clusters[i]
 	}
-	PlacementStatus(p, pp, commits, clusters, f.Revision(), r.Clock.Now())
-	if err := r.Client.Status().Patch(ctx, p, client.MergeFrom(base)); err != nil {
-		return client.IgnoreNotFound(fmt.Errorf("patching status of Placement %s: %w", p.Name, err))
-	}
-	return nil
+	_, err := outcome.Begin(r.Client, p).Finish(ctx, nil, outcome.Summary{Conditions: func() {
+		PlacementStatus(p, pp, commits, clusters, f.Revision(), r.Clock.Now())
+	}})
+	return err
 }
 
 // PlacementStatus computes a placement's status from a hydration plan, the commits of its
@@ -40,11 +39,11 @@ func PlacementStatus(p *fleetv1alpha1.Placement, pp *hydrate.PlacementPlan, comm
 	clusters map[string]*fleetv1alpha1.MemberCluster, revision string, now time.Time) {
 	st := &p.Status
 	if p.Spec.Suspend {
-		setCondition(p, fleetv1alpha1.ReadyCondition, metav1.ConditionFalse, fleetv1alpha1.SuspendedReason, "suspended: branches keep their current content")
+		outcome.SetCondition(p, fleetv1alpha1.ReadyCondition, metav1.ConditionFalse, fleetv1alpha1.SuspendedReason, "suspended: branches keep their current content")
 		return
 	}
 	if pp.Err != nil {
-		finishConditions(p, stalling(fleetv1alpha1.DependencyNotReadyReason, pp.Err), "")
+		outcome.Finish(p, outcome.Stalling(fleetv1alpha1.DependencyNotReadyReason, pp.Err), "")
 		return
 	}
 	st.Decisions = pp.Schedule.Decisions
@@ -63,7 +62,7 @@ func PlacementStatus(p *fleetv1alpha1.Placement, pp *hydrate.PlacementPlan, comm
 		cs.ClusterName, cs.Stage = name, cp.Stage
 		conds := cs.Conditions
 		set := func(typ string, s metav1.ConditionStatus, reason, msg string) {
-			apimeta.SetStatusCondition(&conds, metav1.Condition{Type: typ, Status: s, Reason: reason, Message: truncate(msg, 512), ObservedGeneration: p.Generation, LastTransitionTime: metav1.NewTime(now)})
+			apimeta.SetStatusCondition(&conds, metav1.Condition{Type: typ, Status: s, Reason: reason, Message: outcome.Truncate(msg, 512), ObservedGeneration: p.Generation, LastTransitionTime: metav1.NewTime(now)})
 		}
 		set(fleetv1alpha1.ScheduledCondition, metav1.ConditionTrue, fleetv1alpha1.ScheduleSucceededReason, decisionReason(pp, name))
 		switch {
@@ -118,17 +117,17 @@ func PlacementStatus(p *fleetv1alpha1.Placement, pp *hydrate.PlacementPlan, comm
 	switch {
 	case len(failures) > 0:
 		sort.Strings(failures)
-		err = withReason(firstReason(pp), fmt.Errorf("%d of %d clusters failed: %s", len(failures), selected, strings.Join(failures, "; ")))
+		err = outcome.WithReason(firstReason(pp), fmt.Errorf("%d of %d clusters failed: %s", len(failures), selected, strings.Join(failures, "; ")))
 	case pp.Schedule.Missing > 0:
-		err = withReason(fleetv1alpha1.NotEnoughClustersReason, fmt.Errorf("%s", pp.Schedule.Message))
+		err = outcome.WithReason(fleetv1alpha1.NotEnoughClustersReason, fmt.Errorf("%s", pp.Schedule.Message))
 	}
 	scheduled := metav1.ConditionTrue
 	schedMsg := fmt.Sprintf("%d clusters selected", selected)
 	if pp.Schedule.Missing > 0 {
 		scheduled, schedMsg = metav1.ConditionFalse, pp.Schedule.Message
 	}
-	setCondition(p, fleetv1alpha1.ScheduledCondition, scheduled, map[bool]string{true: fleetv1alpha1.ScheduleSucceededReason, false: fleetv1alpha1.NotEnoughClustersReason}[scheduled == metav1.ConditionTrue], schedMsg)
-	finishConditions(p, err, st.Summary+" at "+revision)
+	outcome.SetCondition(p, fleetv1alpha1.ScheduledCondition, scheduled, map[bool]string{true: fleetv1alpha1.ScheduleSucceededReason, false: fleetv1alpha1.NotEnoughClustersReason}[scheduled == metav1.ConditionTrue], schedMsg)
+	outcome.Finish(p, err, st.Summary+" at "+revision)
 	if err == nil {
 		st.ObservedGeneration = p.Generation
 	}
@@ -214,16 +213,13 @@ func (r *HydrationReconciler) patchOverrideStatus(ctx context.Context, f *hydrat
 			}
 		}
 		sort.Strings(names)
-		base := o.DeepCopy()
+		end := outcome.Begin(r.Client, o)
 		o.Status.MatchedCount = int32(len(names))
 		o.Status.MatchedPlacements = names[:min(len(names), 100)]
-		o.Status.ObservedGeneration = o.Generation
-		conds := o.Status.Conditions
-		apimeta.SetStatusCondition(&conds, metav1.Condition{Type: fleetv1alpha1.ReadyCondition, Status: metav1.ConditionTrue,
-			Reason: fleetv1alpha1.SucceededReason, Message: fmt.Sprintf("selects %d placements", len(names)), ObservedGeneration: o.Generation})
-		o.Status.Conditions = conds
-		if err := r.Client.Status().Patch(ctx, o, client.MergeFrom(base)); err != nil {
-			return client.IgnoreNotFound(err)
+		if _, err := end.Finish(ctx, nil, outcome.Summary{
+			ReadyMessage: fmt.Sprintf("selects %d placements", len(names)), ObservedGeneration: &o.Status.ObservedGeneration,
+		}); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -24,6 +24,7 @@ import (
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/gitsource"
 )
 
@@ -52,6 +53,7 @@ type PreviewReconciler struct {
 	Hydration *HydrationReconciler
 	Clock     clock.PassiveClock
 	Recorder  events.EventRecorder
+	Metrics   *Metrics
 	// WorkDir holds the short-lived checkouts of pull request heads.
 	WorkDir string
 	// Events are GitSources whose pull requests changed (from the webhook receiver).
@@ -83,9 +85,24 @@ func (r *PreviewReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 var _ reconcile.Reconciler = (*PreviewReconciler)(nil)
 
+// previewPass is what one pass over a GitSource's pull requests learns, step by step.
+type previewPass struct {
+	src *fleetv1alpha1.GitSource
+	// base is the commit of the branch head (the source's stored revision).
+	base  string
+	forge gitsource.Forge
+	// prs are the open pull requests into the branch, by number.
+	prs []*gitsource.PullRequest
+	// branch is the render of the branch head, made for the first pull request that
+	// needs it.
+	branch *previewBase
+}
+
 // Reconcile previews the open pull requests of one GitSource that were not reported for
-// their current head and the branch's current head.
-func (r *PreviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// their current head and the branch's current head. It reads as the steps of a pass; the
+// deferred end records the outcome and turns the failures into the next retry (a pass
+// has no status of its own: it reports on the forge).
+func (r *PreviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	src := &fleetv1alpha1.GitSource{}
 	if err := r.Client.Get(ctx, req.NamespacedName, src); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -97,28 +114,62 @@ func (r *PreviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if !ok {
 		return ctrl.Result{RequeueAfter: r.Poll}, nil // not fetched yet; the fetch wakes us
 	}
-	forge, err := r.forge(ctx, src)
-	if err != nil || forge == nil {
-		return ctrl.Result{}, err
+	p := &previewPass{src: src, base: base}
+	start := r.Clock.Now()
+	end := outcome.Begin(r.Client, nil)
+	var err error
+	defer func() {
+		res, retErr = end.Finish(ctx, err, outcome.Summary{RequeueAfter: r.Poll, Observe: func(err error) {
+			r.Metrics.observeReconcile("preview", start, err)
+		}})
+	}()
+
+	for _, step := range []func(context.Context, *previewPass) error{
+		r.connect,             // the forge of the source's repository
+		r.listPullRequests,    // the open pull requests into the source's branch
+		r.previewPullRequests, // each one not reported yet for its head and the branch head
+	} {
+		if err = step(ctx, p); err != nil || p.forge == nil {
+			return
+		}
 	}
-	prs, err := forge.ListPullRequests(ctx, "", src.Spec.Branch, "open")
+	return
+}
+
+// connect makes the forge client; none when the source has no forge.
+func (r *PreviewReconciler) connect(ctx context.Context, p *previewPass) (err error) {
+	p.forge, err = r.forge(ctx, p.src)
+	return err
+}
+
+// listPullRequests lists the open pull requests into the branch.
+func (r *PreviewReconciler) listPullRequests(ctx context.Context, p *previewPass) error {
+	prs, err := p.forge.ListPullRequests(ctx, "", p.src.Spec.Branch, "open")
 	if err != nil {
-		return result(forgeError("listing the pull requests into "+src.Spec.Branch, err), r.Poll)
+		return forgeError("listing the pull requests into "+p.src.Spec.Branch, err)
 	}
 	sort.Slice(prs, func(i, j int) bool { return prs[i].Number < prs[j].Number })
+	p.prs = prs
+	return nil
+}
+
+// previewPullRequests previews each pull request (not the hub's own, gitfleet/...) not
+// reported yet for its head and the branch head. A pull request that fails does not stop
+// the others.
+func (r *PreviewReconciler) previewPullRequests(ctx context.Context, p *previewPass) error {
+	src, base := p.src, p.base
 	// The branch head is rendered once per pass, for the first pull request that needs it.
-	var branch *previewBase
 	baseOf := func() (*previewBase, error) {
-		if branch == nil {
+		if p.branch == nil {
 			var err error
-			if branch, err = r.renderBase(ctx, src, base); err != nil {
+			if p.branch, err = r.renderBase(ctx, src, base); err != nil {
 				return nil, err
 			}
 		}
-		return branch, nil
+		return p.branch, nil
 	}
 	var errs []error
-	for _, pr := range prs {
+	for _, pr := range p.prs {
 		if pr.Base != src.Spec.Branch || strings.HasPrefix(pr.Head, "gitfleet/") || pr.HeadSHA == "" {
 			continue
 		}
@@ -126,20 +177,20 @@ func (r *PreviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		if _, ok := r.reported.Load(key); ok {
 			continue
 		}
-		done, err := r.alreadyReported(ctx, forge, src, pr, base)
+		done, err := r.alreadyReported(ctx, p.forge, src, pr, base)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if !done {
-			if err := r.preview(ctx, forge, src, pr, base, baseOf); err != nil {
+			if err := r.preview(ctx, p.forge, src, pr, base, baseOf); err != nil {
 				errs = append(errs, fmt.Errorf("previewing #%d: %w", pr.Number, err))
 				continue
 			}
 		}
 		r.reported.Store(key, true)
 	}
-	return result(errors.Join(errs...), r.Poll)
+	return errors.Join(errs...)
 }
 
 func (r *PreviewReconciler) forge(ctx context.Context, src *fleetv1alpha1.GitSource) (gitsource.Forge, error) {
@@ -182,7 +233,7 @@ func (r *PreviewReconciler) preview(ctx context.Context, forge gitsource.Forge, 
 	log := ctrl.LoggerFrom(ctx).WithValues("pullRequest", pr.Number, "head", short(pr.HeadSHA))
 	suffix := statusSuffix(src.Spec.Branch, base) // or the merge base, once known
 	report := func(sha string, state gitsource.CommitState, desc string) error {
-		if err := forge.SetStatus(ctx, sha, gitsource.CommitStatus{Context: RenderContext, State: state, Description: truncate(desc+" "+suffix, 140)}); err != nil {
+		if err := forge.SetStatus(ctx, sha, gitsource.CommitStatus{Context: RenderContext, State: state, Description: outcome.Truncate(desc+" "+suffix, 140)}); err != nil {
 			return forgeError(fmt.Sprintf("posting %s on #%d", RenderContext, pr.Number), err)
 		}
 		return nil
@@ -209,7 +260,7 @@ func (r *PreviewReconciler) preview(ctx context.Context, forge gitsource.Forge, 
 	}
 	if err != nil {
 		_ = report(pr.HeadSHA, gitsource.StateError, "could not fetch the pull request")
-		return withReason(fleetv1alpha1.FetchFailedReason, err)
+		return outcome.WithReason(fleetv1alpha1.FetchFailedReason, err)
 	}
 	head := hist.Head
 
@@ -278,7 +329,7 @@ func (r *PreviewReconciler) renderMergeBase(ctx context.Context, src *fleetv1alp
 	}
 	defer os.RemoveAll(dir)
 	if err := hist.Export(hist.MergeBase, dir); err != nil {
-		return nil, withReason(fleetv1alpha1.FetchFailedReason, err)
+		return nil, outcome.WithReason(fleetv1alpha1.FetchFailedReason, err)
 	}
 	return newPreviewBase(src, fleet, r.Hydration.planAtRoot(ctx, src, fleet, dir, hist.MergeBase), hist.MergeBase), nil
 }
@@ -346,7 +397,7 @@ func previewBody(src *fleetv1alpha1.GitSource, against, head string, behind bool
 				fmt.Fprintf(&b, "- … %d more\n", len(problems)-i)
 				break
 			}
-			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(truncate(p, 1000), "\n", " "))
+			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(outcome.Truncate(p, 1000), "\n", " "))
 		}
 		return b.String()
 	}

@@ -98,7 +98,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	previewEvents := make(chan event.GenericEvent, 16)
 	if err := (&PreviewReconciler{
-		Client: c, Hydration: hydration, Clock: o.Clock, Recorder: mgr.GetEventRecorder("gitfleet-hub"),
+		Client: c, Hydration: hydration, Clock: o.Clock, Recorder: mgr.GetEventRecorder("gitfleet-hub"), Metrics: o.Metrics,
 		WorkDir: filepath.Join(o.DataDir, "previews"), Events: previewEvents, Poll: o.PreviewPoll,
 		NewForge: func(ctx context.Context, src *fleetv1alpha1.GitSource) (gitsource.Forge, error) {
 			return ForgeForSource(ctx, c, src, forgeRetry)

@@ -1,4 +1,4 @@
-package hub
+package outcome
 
 import (
 	"errors"
@@ -11,11 +11,6 @@ import (
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 )
 
-// The three kinds of error decide, in one place (result), what happens after a pass:
-//   - stalling: the user must change the spec; Stalled=True, no retry until it changes;
-//   - waiting: something else must happen first; retry after a delay, not an error;
-//   - transient: anything else; returned, so controller-runtime retries with backoff.
-
 // stallingError needs a change of the spec to go away.
 type stallingError struct {
 	reason string
@@ -25,10 +20,12 @@ type stallingError struct {
 func (e *stallingError) Error() string { return e.err.Error() }
 func (e *stallingError) Unwrap() error { return e.err }
 
-// stalling wraps err as a stalling error with a condition reason.
-func stalling(reason string, err error) error { return &stallingError{reason: reason, err: err} }
+// Stalling wraps err as a stalling error with a condition reason: the user must change
+// the spec. The object is reported Stalled=True and the pass is not retried until the
+// object changes.
+func Stalling(reason string, err error) error { return &stallingError{reason: reason, err: err} }
 
-// waitingError means: retry after Delay without logging an error.
+// waitingError means: retry after delay without logging an error.
 type waitingError struct {
 	reason string
 	err    error
@@ -38,8 +35,10 @@ type waitingError struct {
 func (e *waitingError) Error() string { return e.err.Error() }
 func (e *waitingError) Unwrap() error { return e.err }
 
-// waiting wraps err as a waiting error: retried after delay.
-func waiting(reason string, delay time.Duration, err error) error {
+// Waiting wraps err as a waiting error with a condition reason: something else must
+// happen first (a rate limit resets, a new commit comes). The pass is retried after
+// delay (not at all when delay is 0) and controller-runtime does not log it as an error.
+func Waiting(reason string, delay time.Duration, err error) error {
 	return &waitingError{reason: reason, err: err, delay: delay}
 }
 
@@ -52,21 +51,22 @@ type reasonedError struct {
 func (e *reasonedError) Error() string { return e.err.Error() }
 func (e *reasonedError) Unwrap() error { return e.err }
 
-// withReason gives a transient error a condition reason.
-func withReason(reason string, err error) error {
+// WithReason gives a transient error a condition reason; nil stays nil.
+func WithReason(reason string, err error) error {
 	if err == nil {
 		return nil
 	}
 	return &reasonedError{reason: reason, err: err}
 }
 
-func isStalling(err error) bool {
+// IsStalling reports whether err (or what it wraps) is a stalling error.
+func IsStalling(err error) bool {
 	var s *stallingError
 	return errors.As(err, &s)
 }
 
-// reasonOf returns the condition reason carried by err, or Failed.
-func reasonOf(err error) string {
+// ReasonOf returns the condition reason carried by err, or Failed.
+func ReasonOf(err error) string {
 	var s *stallingError
 	if errors.As(err, &s) {
 		return s.reason
@@ -82,20 +82,21 @@ func reasonOf(err error) string {
 	return fleetv1alpha1.FailedReason
 }
 
-// result turns the outcome of a pass into what controller-runtime should do next. A pass
-// may fail in several independent ways at once (errors.Join of one per stage, branch or
-// pull request); each part keeps its own meaning:
+// Result turns the outcome of a pass into what controller-runtime should do next:
+// without error, come back after requeueAfter (0: not by the clock). A pass may fail in
+// several independent ways at once (errors.Join of one per stage, branch or pull
+// request); each part keeps its own meaning:
 //   - any transient part: the error is returned, so it is retried with backoff (a
 //     waiting or stalling part beside it must not delay it or stop its retries);
 //   - else any waiting part: retried after the shortest of their delays;
 //   - else (only stalling parts): a terminal error, no retry until the spec changes.
-func result(err error, requeueAfter time.Duration) (ctrl.Result, error) {
+func Result(err error, requeueAfter time.Duration) (ctrl.Result, error) {
 	if err == nil {
 		return ctrl.Result{RequeueAfter: requeueAfter}, nil
 	}
 	var delay time.Duration
 	waits, transient := false, false
-	for _, p := range errorParts(err) {
+	for _, p := range Parts(err) {
 		var w *waitingError
 		switch {
 		case errors.As(p, &w):
@@ -103,7 +104,7 @@ func result(err error, requeueAfter time.Duration) (ctrl.Result, error) {
 				delay = w.delay
 			}
 			waits = true
-		case isStalling(p):
+		case IsStalling(p):
 		default:
 			transient = true
 		}
@@ -121,10 +122,11 @@ func result(err error, requeueAfter time.Duration) (ctrl.Result, error) {
 // joinType is the type of the errors errors.Join returns.
 var joinType = reflect.TypeOf(errors.Join(errors.New("a"), errors.New("b")))
 
-// errorParts splits err into the independent failures errors.Join put together (also
-// when the join is wrapped, e.g. by fmt.Errorf("...: %w", joined)). Other errors with
-// several causes (render's error kinds, a fmt.Errorf with two %w) are one failure.
-func errorParts(err error) []error {
+// Parts splits err into the independent failures errors.Join put together (also when
+// the join is wrapped, e.g. by fmt.Errorf("...: %w", joined)). Other errors with several
+// causes (render's error kinds, a fmt.Errorf with two %w) are one failure, and so is an
+// error of one of the three kinds, whatever it wraps.
+func Parts(err error) []error {
 	if err == nil {
 		return nil
 	}
@@ -136,7 +138,7 @@ func errorParts(err error) []error {
 		if reflect.TypeOf(e) == joinType {
 			var out []error
 			for _, c := range e.(interface{ Unwrap() []error }).Unwrap() {
-				out = append(out, errorParts(c)...)
+				out = append(out, Parts(c)...)
 			}
 			return out
 		}
