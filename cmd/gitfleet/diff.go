@@ -17,7 +17,7 @@ import (
 	"github.com/sergi/go-diff/diffmatchpatch"
 
 	"github.com/gitfleet/gitfleet/controllers/hub"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/hydrate"
 )
 
 func init() {

@@ -15,7 +15,7 @@ import (
 	"github.com/go-git/go-git/v5"
 
 	"github.com/gitfleet/gitfleet/controllers/hub"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/hydrate"
 	"github.com/gitfleet/gitfleet/render"
 )
 

@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/hydrate"
 	"github.com/gitfleet/gitfleet/render"
 )
 

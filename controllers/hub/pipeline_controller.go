@@ -25,8 +25,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/hydrate"
 )
 
 // Default polling of the Pipeline controller.

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/hydrate"
 )
 
 // Limits of an approval pull request's body: GitHub refuses bodies over 65536 characters.

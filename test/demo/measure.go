@@ -40,7 +40,7 @@ type Promotion struct {
 }
 
 // envMetadata is what the checks read of an env commit's gitfleet.json
-// (controllers/hub/hydrate.Metadata).
+// (hydrate.Metadata).
 type envMetadata struct {
 	Source struct {
 		Commit string `json:"commit"`

@@ -23,8 +23,8 @@ import (
 	"time"
 
 	"github.com/gitfleet/gitfleet/controllers/hub"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/hydrate"
 	"github.com/gitfleet/gitfleet/render"
 	"github.com/gitfleet/gitfleet/test/binaries"
 	"github.com/gitfleet/gitfleet/test/gitserver"
