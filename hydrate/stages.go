@@ -26,9 +26,6 @@ type BranchRevision struct {
 	Moving bool
 }
 
-// PromoteBranch is the branch of a stage's approval pull request.
-func PromoteBranch(stage string) string { return "gitfleet/promote/" + stage }
-
 // StageRevisions returns, for every stage branch of the pipelines, the dry revision it is
 // rendered at: the first stage of a pipeline follows head; a later stage is rendered at
 // its status.targetRevision if set, else its currentRevision, else not at all (Revision
@@ -63,7 +60,7 @@ func StageRevisions(pipelines []fleetv1alpha1.Pipeline, head string) map[string]
 			current, target := stageRevisions(p, s.Name)
 			out[branch] = BranchRevision{Revision: current, Pipeline: p.Name, Stage: s.Name}
 			if target != "" && target != current {
-				out[PromoteBranch(s.Name)] = BranchRevision{Revision: target, Pipeline: p.Name, Stage: s.Name, Base: branch}
+				out[fleetv1alpha1.PromoteBranch(s.Name)] = BranchRevision{Revision: target, Pipeline: p.Name, Stage: s.Name, Base: branch}
 			}
 		}
 	}

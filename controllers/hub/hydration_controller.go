@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -141,7 +143,7 @@ func (r *HydrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	commits := r.writeBranches(ctx, src, fleet, plan)
 	r.notifyPipelines(fleet, commits)
 	var errs []error
-	for _, name := range sortedKeys(plan.Placements) {
+	for _, name := range slices.Sorted(maps.Keys(plan.Placements)) {
 		if err := r.patchPlacementStatus(ctx, fleet, plan.Placements[name], commits); err != nil {
 			errs = append(errs, err)
 		}
@@ -257,7 +259,7 @@ func (r *HydrationReconciler) writeBranches(ctx context.Context, src *fleetv1alp
 	}
 	plans := map[string]*revisionPlan{f.SourceCommit: {fleet: f, plan: plan}}
 	out := map[string]branchCommit{}
-	for _, name := range sortedKeys(names) {
+	for _, name := range slices.Sorted(maps.Keys(names)) {
 		rev := f.SourceCommit
 		st, ok := stages[name]
 		if ok {
@@ -356,7 +358,7 @@ func (r *HydrationReconciler) restoreRevision(ctx context.Context, src *fleetv1a
 		return "", err
 	}
 	r.unrestorable.Delete(key)
-	ctrl.LoggerFrom(ctx).Info("restored a revision a stage holds from the source branch's history", "revision", short(rev), "duration", r.Clock.Since(start).Round(time.Millisecond).String())
+	ctrl.LoggerFrom(ctx).Info("restored a revision a stage holds from the source branch's history", "revision", fleetv1alpha1.ShortSHA(rev), "duration", r.Clock.Since(start).Round(time.Millisecond).String())
 	return root, nil
 }
 
@@ -366,7 +368,7 @@ func (r *HydrationReconciler) planAtRoot(ctx context.Context, src *fleetv1alpha1
 	f := *head
 	f.Root, f.SourceCommit = root, rev
 	if err := fleetAt(src, &f, root); err != nil {
-		return &revisionPlan{err: fmt.Errorf("fleet objects of revision %s: %w", short(rev), err)}
+		return &revisionPlan{err: fmt.Errorf("fleet objects of revision %s: %w", fleetv1alpha1.ShortSHA(rev), err)}
 	}
 	return &revisionPlan{fleet: &f, plan: hydrate.Hydrate(ctx, &f, r.Renderer)}
 }
@@ -391,7 +393,7 @@ func placementsAt(src *fleetv1alpha1.GitSource, declared, live []fleetv1alpha1.P
 		out = append(out, p)
 	}
 	for _, p := range live {
-		if p.Labels[FleetSourceLabel] != src.Name {
+		if p.Labels[fleetv1alpha1.FleetSourceLabel] != src.Name {
 			out = append(out, p)
 		}
 	}
@@ -409,7 +411,7 @@ func overridesAt(src *fleetv1alpha1.GitSource, declared, live []fleetv1alpha1.Ov
 		out = append(out, o)
 	}
 	for _, o := range live {
-		if o.Labels[FleetSourceLabel] != src.Name {
+		if o.Labels[fleetv1alpha1.FleetSourceLabel] != src.Name {
 			out = append(out, o)
 		}
 	}
@@ -424,7 +426,7 @@ func withFleetSourceLabel(labels map[string]string, source string) map[string]st
 	for k, v := range labels {
 		out[k] = v
 	}
-	out[FleetSourceLabel] = source
+	out[fleetv1alpha1.FleetSourceLabel] = source
 	return out
 }
 
@@ -522,7 +524,7 @@ func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha
 	if res.Committed {
 		ctrl.LoggerFrom(ctx).Info("committed environment branch", "branch", branch, "commit", res.Commit, "source", f.SourceCommit, "attempts", res.Attempts)
 		if r.Recorder != nil {
-			r.Recorder.Eventf(src, nil, corev1.EventTypeNormal, "Committed", "Hydrate", "%s: %s (from %s)", branch, short(res.Commit), short(f.SourceCommit))
+			r.Recorder.Eventf(src, nil, corev1.EventTypeNormal, "Committed", "Hydrate", "%s: %s (from %s)", branch, fleetv1alpha1.ShortSHA(res.Commit), fleetv1alpha1.ShortSHA(f.SourceCommit))
 		}
 	}
 	return res.Commit, res.Committed, nil
@@ -583,7 +585,7 @@ func commitMessage(f *hydrate.Fleet, b *hydrate.Branch) string {
 		placements[p.Placement] = true
 	}
 	msg := fmt.Sprintf("gitfleet: render %s for stage %s\n\n%d clusters, %d placements, from %s@%s.",
-		short(f.SourceCommit), b.Stage, len(clusters), len(placements), f.SourceBranch, f.SourceCommit)
+		fleetv1alpha1.ShortSHA(f.SourceCommit), b.Stage, len(clusters), len(placements), f.SourceBranch, f.SourceCommit)
 	if len(b.Failed) > 0 {
 		msg += fmt.Sprintf("\n%d cluster/placement folders kept at their last good render (see gitfleet.json stale).", len(b.Failed))
 	}
@@ -599,7 +601,7 @@ func knownBranches(f *hydrate.Fleet) []string {
 			set[s.StageBranch()] = true
 		}
 	}
-	return sortedKeys(set)
+	return slices.Sorted(maps.Keys(set))
 }
 
 func stageName(f *hydrate.Fleet, branch string) string {
@@ -611,22 +613,6 @@ func stageName(f *hydrate.Fleet, branch string) string {
 		}
 	}
 	return hydrate.DefaultStage
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // revisionChanged passes GitSource events that change what hydration reads: a new

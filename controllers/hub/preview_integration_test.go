@@ -93,8 +93,8 @@ func TestPullRequestPreview(t *testing.T) {
 			t.Errorf("comments = %d, the last:\n%s\nwant a second one naming the failed renders of hello", len(comments), comments[len(comments)-1].Body)
 		}
 		// The first head's report stays; nothing is posted twice for it.
-		if sts := gh.Statuses("fleet/config", head1); countContext(sts, hub.RenderContext) != 2 {
-			t.Errorf("%d gitfleet/render statuses on the first head, want 2 (pending, success)", countContext(sts, hub.RenderContext))
+		if sts := gh.Statuses("fleet/config", head1); countContext(sts, fleetv1alpha1.RenderStatusContext) != 2 {
+			t.Errorf("%d gitfleet/render statuses on the first head, want 2 (pending, success)", countContext(sts, fleetv1alpha1.RenderStatusContext))
 		}
 	})
 
@@ -103,12 +103,12 @@ func TestPullRequestPreview(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := countContext(gh.Statuses("fleet/config", head2), hub.RenderContext)
+		before := countContext(gh.Statuses("fleet/config", head2), fleetv1alpha1.RenderStatusContext)
 		base2 := h.push(t, gitserver.Commit{Files: map[string]string{"NOTES.md": "unrelated\n"}})
 		deadline := time.Now().Add(60 * time.Second)
 		for {
-			st, ok := gh.LatestStatus("fleet/config", head2, hub.RenderContext)
-			n := countContext(gh.Statuses("fleet/config", head2), hub.RenderContext)
+			st, ok := gh.LatestStatus("fleet/config", head2, fleetv1alpha1.RenderStatusContext)
+			n := countContext(gh.Statuses("fleet/config", head2), fleetv1alpha1.RenderStatusContext)
 			if ok && n >= before+2 && st.State == "failure" {
 				// The pull request left main at base: main's newer commits are not its changes.
 				if !strings.HasSuffix(st.Description, "(vs main@"+base[:7]+")") {
@@ -161,8 +161,8 @@ func TestPullRequestPreview(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(3 * time.Second) // three polls
-		if sts := gh.Statuses("fleet/config", other); countContext(sts, hub.RenderContext) != 0 {
-			t.Errorf("a pull request into env/dev got %s statuses: %+v", hub.RenderContext, sts)
+		if sts := gh.Statuses("fleet/config", other); countContext(sts, fleetv1alpha1.RenderStatusContext) != 0 {
+			t.Errorf("a pull request into env/dev got %s statuses: %+v", fleetv1alpha1.RenderStatusContext, sts)
 		}
 		after, err := h.git.Branches(ctx, "fleet")
 		if err != nil {
@@ -180,12 +180,12 @@ func waitRenderStatus(t *testing.T, gh *forge.Server, sha, state string) forge.S
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		st, ok := gh.LatestStatus("fleet/config", sha, hub.RenderContext)
+		st, ok := gh.LatestStatus("fleet/config", sha, fleetv1alpha1.RenderStatusContext)
 		if ok && st.State == state {
 			return st
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s on %s = %+v (found %v), want %s", hub.RenderContext, sha[:7], st, ok, state)
+			t.Fatalf("%s on %s = %+v (found %v), want %s", fleetv1alpha1.RenderStatusContext, sha[:7], st, ok, state)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

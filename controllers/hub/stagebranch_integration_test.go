@@ -80,7 +80,7 @@ func TestMergedStageBranchIsNotRenderedBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitStage(t, "prod", func(s fleetv1alpha1.StageStatus) bool { return s.CurrentRevision == rev2 && s.TargetRevision == "" })
-	h.waitPromotion(t, hub.PromotionName("release", "prod", rev2), fleetv1alpha1.PromotionMerged)
+	h.waitPromotion(t, fleetv1alpha1.PromotionName("release", "prod", rev2), fleetv1alpha1.PromotionMerged)
 }
 
 // TestLostRevisionIsRestored: the hub restarted on an empty data dir (an emptyDir volume)
