@@ -17,8 +17,12 @@ import (
 	"github.com/gitfleet/gitfleet/scheduler/property"
 )
 
-// DefaultStage is the stage of placements without a pipeline; its branch is env/default.
+// DefaultStage is the stage of placements without a pipeline; its branch is
+// DefaultBranch.
 const DefaultStage = "default"
+
+// DefaultBranch is the branch of the default stage, env/default.
+const DefaultBranch = fleetv1alpha1.EnvBranchPrefix + DefaultStage
 
 // Fleet is everything one source's hydration reads.
 type Fleet struct {
@@ -348,7 +352,7 @@ func (b *Branch) addPipeline(name string) {
 // the default stage without a pipeline. A cluster no stage selects gets no branch.
 func stageOf(pipe *fleetv1alpha1.Pipeline, mc *fleetv1alpha1.MemberCluster) (stage, branch string) {
 	if pipe == nil {
-		return DefaultStage, "env/" + DefaultStage
+		return DefaultStage, DefaultBranch
 	}
 	for _, s := range pipe.Spec.Stages {
 		sel, err := metav1.LabelSelectorAsSelector(&s.ClusterSelector)

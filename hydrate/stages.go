@@ -39,7 +39,7 @@ func StageRevisions(pipelines []fleetv1alpha1.Pipeline, head string) map[string]
 		sorted = append(sorted, &pipelines[i])
 	}
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
-	out := map[string]BranchRevision{"env/" + DefaultStage: {Revision: head, Stage: DefaultStage, First: true}}
+	out := map[string]BranchRevision{DefaultBranch: {Revision: head, Stage: DefaultStage, First: true}}
 	for _, p := range sorted {
 		for i, s := range p.Spec.Stages {
 			branch := s.StageBranch()

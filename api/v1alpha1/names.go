@@ -28,6 +28,10 @@ const (
 	RollbackPullRequestLabel = "gitfleet/rollback"
 )
 
+// EnvBranchPrefix + <stage> is the default environment branch of a stage (see
+// Stage.StageBranch), and env/default the branch of placements without a pipeline.
+const EnvBranchPrefix = "env/"
+
 // PromoteBranch is the branch of a stage's approval pull request,
 // gitfleet/promote/<stage>: hydration renders the stage's target revision there, and the
 // pull request merges it into the stage's branch.

@@ -12,6 +12,8 @@ func TestNames(t *testing.T) {
 	for name, tc := range map[string]struct{ got, want string }{
 		"promote branch":          {PromoteBranch("prod"), "gitfleet/promote/prod"},
 		"rollback branch":         {RollbackBranch("prod"), "gitfleet/rollback/prod"},
+		"stage branch":            {Stage{Name: "prod"}.StageBranch(), "env/prod"},
+		"stage branch given":      {Stage{Name: "prod", Branch: "release/prod"}.StageBranch(), "release/prod"},
 		"promotion, long rev":     {PromotionName("release", "prod", "0123456789abcdef0123"), "release-prod-0123456789ab"},
 		"promotion, short rev":    {PromotionName("release", "prod", "0123456"), "release-prod-0123456"},
 		"cluster status context":  {ClusterStatusContext("eu-1"), "gitfleet/cluster/eu-1"},

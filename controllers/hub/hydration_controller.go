@@ -595,7 +595,7 @@ func commitMessage(f *hydrate.Fleet, b *hydrate.Branch) string {
 // knownBranches are the branches this source may have written: every stage branch of
 // every pipeline, and env/default.
 func knownBranches(f *hydrate.Fleet) []string {
-	set := map[string]bool{"env/" + hydrate.DefaultStage: true}
+	set := map[string]bool{hydrate.DefaultBranch: true}
 	for _, p := range f.Pipelines {
 		for _, s := range p.Spec.Stages {
 			set[s.StageBranch()] = true
