@@ -25,6 +25,34 @@ func NewForge(typ v1alpha1.ForgeType, apiURL, repository, token string, opts ...
 	return nil, fmt.Errorf("unknown forge type %q (want github, gitea or none)", typ)
 }
 
+// ForgeTokenKey is the key of the token in a GitSource's forge Secret
+// (spec.forge.secretRef).
+const ForgeTokenKey = "token"
+
+// ForgeForSource returns the Forge of a GitSource's spec.forge (repository defaulting to
+// the owner/name of spec.url), and nil without a forge or for type none. token is the
+// ForgeTokenKey of the forge Secret, "" without one. The hub and the gitfleet CLI share
+// it; opts configure the client (e.g. WithRetryPolicy). An error means the spec cannot
+// name a forge.
+func ForgeForSource(src *v1alpha1.GitSource, token string, opts ...ForgeOption) (Forge, error) {
+	f := src.Spec.Forge
+	if f == nil || f.Type == "" || f.Type == v1alpha1.ForgeNone {
+		return nil, nil
+	}
+	repo := f.Repository
+	if repo == "" {
+		var err error
+		if repo, err = RepositoryFromURL(src.Spec.URL); err != nil {
+			return nil, err
+		}
+	}
+	forge, err := NewForge(f.Type, f.APIURL, repo, token, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("forge of GitSource %s: %w", src.Name, err)
+	}
+	return forge, nil
+}
+
 // RepositoryFromURL returns owner/name from a Git URL (https://host/owner/name.git,
 // ssh://git@host/owner/name, git@host:owner/name.git); with more path segments (a forge
 // served under a sub-path) the last two are used.

@@ -360,6 +360,45 @@ func TestNewForge(t *testing.T) {
 	}
 }
 
+func TestForgeForSource(t *testing.T) {
+	source := func(url string, f *v1alpha1.ForgeSpec) *v1alpha1.GitSource {
+		src := &v1alpha1.GitSource{Spec: v1alpha1.GitSourceSpec{URL: url, Forge: f}}
+		src.Name = "fleet"
+		return src
+	}
+	for name, tc := range map[string]struct {
+		src      *v1alpha1.GitSource
+		wantNil  bool
+		wantRepo string
+		wantErr  string
+	}{
+		"no forge":          {src: source("https://github.com/o/r.git", nil), wantNil: true},
+		"type none":         {src: source("https://github.com/o/r.git", &v1alpha1.ForgeSpec{Type: v1alpha1.ForgeNone}), wantNil: true},
+		"repository of URL": {src: source("https://github.com/o/r.git", &v1alpha1.ForgeSpec{Type: v1alpha1.ForgeGitHub}), wantRepo: "o/r"},
+		"repository given":  {src: source("https://github.com/o/r.git", &v1alpha1.ForgeSpec{Type: v1alpha1.ForgeGitHub, Repository: "a/b"}), wantRepo: "a/b"},
+		"URL without owner": {src: source("https://github.com/r", &v1alpha1.ForgeSpec{Type: v1alpha1.ForgeGitHub}), wantErr: "the path has no owner/name"},
+		"gitea without API": {src: source("https://gitea.example.com/o/r.git", &v1alpha1.ForgeSpec{Type: v1alpha1.ForgeGitea}), wantErr: "forge of GitSource fleet: "},
+	} {
+		f, err := ForgeForSource(tc.src, "t")
+		switch {
+		case tc.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: ForgeForSource() = %v, %v, want an error with %q", name, f, err, tc.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%s: ForgeForSource() = %v", name, err)
+		case tc.wantNil:
+			if f != nil {
+				t.Errorf("%s: ForgeForSource() = %v, want nil", name, f)
+			}
+		default:
+			if gh, ok := f.(*GitHub); !ok || gh.owner+"/"+gh.repo != tc.wantRepo {
+				t.Errorf("%s: ForgeForSource() = %#v, want GitHub %s", name, f, tc.wantRepo)
+			}
+		}
+	}
+}
+
 func TestRepositoryFromURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"https://github.com/fleet/config.git":        "fleet/config",

@@ -16,57 +16,52 @@ import (
 )
 
 // clusterScopedKinds are the kinds known to be cluster scoped without asking an API
-// server: Kubernetes' own, and a few common add-ons. CRDs in the same output add theirs.
+// server: Kubernetes' own, and a few common add-ons, besides the admission kinds
+// (fleetv1.IsAdmissionKind). CRDs in the same output add theirs.
 var clusterScopedKinds = map[schema.GroupKind]bool{
-	{Group: "", Kind: "Namespace"}:                                                    true,
-	{Group: "", Kind: "Node"}:                                                         true,
-	{Group: "", Kind: "PersistentVolume"}:                                             true,
-	{Group: "", Kind: "ComponentStatus"}:                                              true,
-	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}:                         true,
-	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}:                  true,
-	{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}:                 true,
-	{Group: "apiregistration.k8s.io", Kind: "APIService"}:                             true,
-	{Group: "admissionregistration.k8s.io", Kind: "MutatingWebhookConfiguration"}:     true,
-	{Group: "admissionregistration.k8s.io", Kind: "ValidatingWebhookConfiguration"}:   true,
-	{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicy"}:        true,
-	{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicyBinding"}: true,
-	{Group: "admissionregistration.k8s.io", Kind: "MutatingAdmissionPolicy"}:          true,
-	{Group: "admissionregistration.k8s.io", Kind: "MutatingAdmissionPolicyBinding"}:   true,
-	{Group: "storage.k8s.io", Kind: "StorageClass"}:                                   true,
-	{Group: "storage.k8s.io", Kind: "CSIDriver"}:                                      true,
-	{Group: "storage.k8s.io", Kind: "CSINode"}:                                        true,
-	{Group: "storage.k8s.io", Kind: "VolumeAttachment"}:                               true,
-	{Group: "storage.k8s.io", Kind: "VolumeAttributesClass"}:                          true,
-	{Group: "scheduling.k8s.io", Kind: "PriorityClass"}:                               true,
-	{Group: "node.k8s.io", Kind: "RuntimeClass"}:                                      true,
-	{Group: "policy", Kind: "PodSecurityPolicy"}:                                      true,
-	{Group: "networking.k8s.io", Kind: "IngressClass"}:                                true,
-	{Group: "networking.k8s.io", Kind: "IPAddress"}:                                   true,
-	{Group: "networking.k8s.io", Kind: "ServiceCIDR"}:                                 true,
-	{Group: "certificates.k8s.io", Kind: "CertificateSigningRequest"}:                 true,
-	{Group: "certificates.k8s.io", Kind: "ClusterTrustBundle"}:                        true,
-	{Group: "flowcontrol.apiserver.k8s.io", Kind: "FlowSchema"}:                       true,
-	{Group: "flowcontrol.apiserver.k8s.io", Kind: "PriorityLevelConfiguration"}:       true,
-	{Group: "resource.k8s.io", Kind: "DeviceClass"}:                                   true,
-	{Group: "resource.k8s.io", Kind: "ResourceSlice"}:                                 true,
-	{Group: "internal.apiserver.k8s.io", Kind: "StorageVersion"}:                      true,
-	{Group: "authentication.k8s.io", Kind: "TokenReview"}:                             true,
-	{Group: "authentication.k8s.io", Kind: "SelfSubjectReview"}:                       true,
-	{Group: "authorization.k8s.io", Kind: "SubjectAccessReview"}:                      true,
-	{Group: "authorization.k8s.io", Kind: "SelfSubjectAccessReview"}:                  true,
-	{Group: "authorization.k8s.io", Kind: "SelfSubjectRulesReview"}:                   true,
-	{Group: "cert-manager.io", Kind: "ClusterIssuer"}:                                 true,
-	{Group: "gateway.networking.k8s.io", Kind: "GatewayClass"}:                        true,
-	{Group: "snapshot.storage.k8s.io", Kind: "VolumeSnapshotClass"}:                   true,
-	{Group: "snapshot.storage.k8s.io", Kind: "VolumeSnapshotContent"}:                 true,
-	{Group: "kyverno.io", Kind: "ClusterPolicy"}:                                      true,
+	{Group: "", Kind: "Namespace"}:                                              true,
+	{Group: "", Kind: "Node"}:                                                   true,
+	{Group: "", Kind: "PersistentVolume"}:                                       true,
+	{Group: "", Kind: "ComponentStatus"}:                                        true,
+	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}:                   true,
+	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}:            true,
+	{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}:           true,
+	{Group: "storage.k8s.io", Kind: "StorageClass"}:                             true,
+	{Group: "storage.k8s.io", Kind: "CSIDriver"}:                                true,
+	{Group: "storage.k8s.io", Kind: "CSINode"}:                                  true,
+	{Group: "storage.k8s.io", Kind: "VolumeAttachment"}:                         true,
+	{Group: "storage.k8s.io", Kind: "VolumeAttributesClass"}:                    true,
+	{Group: "scheduling.k8s.io", Kind: "PriorityClass"}:                         true,
+	{Group: "node.k8s.io", Kind: "RuntimeClass"}:                                true,
+	{Group: "policy", Kind: "PodSecurityPolicy"}:                                true,
+	{Group: "networking.k8s.io", Kind: "IngressClass"}:                          true,
+	{Group: "networking.k8s.io", Kind: "IPAddress"}:                             true,
+	{Group: "networking.k8s.io", Kind: "ServiceCIDR"}:                           true,
+	{Group: "certificates.k8s.io", Kind: "CertificateSigningRequest"}:           true,
+	{Group: "certificates.k8s.io", Kind: "ClusterTrustBundle"}:                  true,
+	{Group: "flowcontrol.apiserver.k8s.io", Kind: "FlowSchema"}:                 true,
+	{Group: "flowcontrol.apiserver.k8s.io", Kind: "PriorityLevelConfiguration"}: true,
+	{Group: "resource.k8s.io", Kind: "DeviceClass"}:                             true,
+	{Group: "resource.k8s.io", Kind: "ResourceSlice"}:                           true,
+	{Group: "internal.apiserver.k8s.io", Kind: "StorageVersion"}:                true,
+	{Group: "authentication.k8s.io", Kind: "TokenReview"}:                       true,
+	{Group: "authentication.k8s.io", Kind: "SelfSubjectReview"}:                 true,
+	{Group: "authorization.k8s.io", Kind: "SubjectAccessReview"}:                true,
+	{Group: "authorization.k8s.io", Kind: "SelfSubjectAccessReview"}:            true,
+	{Group: "authorization.k8s.io", Kind: "SelfSubjectRulesReview"}:             true,
+	{Group: "cert-manager.io", Kind: "ClusterIssuer"}:                           true,
+	{Group: "gateway.networking.k8s.io", Kind: "GatewayClass"}:                  true,
+	{Group: "snapshot.storage.k8s.io", Kind: "VolumeSnapshotClass"}:             true,
+	{Group: "snapshot.storage.k8s.io", Kind: "VolumeSnapshotContent"}:           true,
+	{Group: "kyverno.io", Kind: "ClusterPolicy"}:                                true,
 }
 
 // IsClusterScoped reports whether the renderer treats a kind as cluster scoped: one of
-// the well-known cluster-scoped kinds, or a kind that a CustomResourceDefinition with
-// scope Cluster in the same output defines (crdScoped, from ClusterScopedCRDKinds).
+// the well-known cluster-scoped kinds (the admission kinds among them), or a kind that a
+// CustomResourceDefinition with scope Cluster in the same output defines (crdScoped,
+// from ClusterScopedCRDKinds).
 func IsClusterScoped(gk schema.GroupKind, crdScoped map[schema.GroupKind]bool) bool {
-	return clusterScopedKinds[gk] || crdScoped[gk]
+	return clusterScopedKinds[gk] || fleetv1.IsAdmissionKind(gk) || crdScoped[gk]
 }
 
 // ClusterScopedCRDKinds returns the kinds defined cluster scoped by the

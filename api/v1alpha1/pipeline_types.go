@@ -207,5 +207,5 @@ func (s Stage) StageBranch() string {
 	if s.Branch != "" {
 		return s.Branch
 	}
-	return "env/" + s.Name
+	return EnvBranchPrefix + s.Name
 }

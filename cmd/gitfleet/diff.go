@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -16,8 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/sergi/go-diff/diffmatchpatch"
 
-	"github.com/gitfleet/gitfleet/controllers/hub"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/hydrate"
 )
 
 func init() {
@@ -106,7 +107,7 @@ func renderRevision(ctx context.Context, repoDir, rev, fleetPath string) (map[st
 	out := map[string][]byte{}
 	src := hydrate.SourceRef{Repository: "local", Branch: rev, Commit: "<commit>"}
 	for name, b := range plan.Branches {
-		for p, data := range b.Desired(nil, src, hub.ToolVersions()) {
+		for p, data := range b.Desired(nil, src, hydrate.ToolVersions()) {
 			if strings.HasPrefix(p, hydrate.ClustersDir) {
 				out[name+"\x00"+p] = normaliseRevision(data)
 			}
@@ -175,7 +176,7 @@ func compareTrees(before, after map[string][]byte) []change {
 		keys[k] = true
 	}
 	var out []change
-	for _, k := range sortedKeys(keys) {
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		b, inB := before[k]
 		a, inA := after[k]
 		if inA && inB && string(a) == string(b) {

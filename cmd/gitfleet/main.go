@@ -20,6 +20,8 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+
+	"github.com/gitfleet/gitfleet/hydrate"
 )
 
 // command is one subcommand: it parses its own flags and returns the exit code.
@@ -70,12 +72,9 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'gitfleet COMMAND -h' for a command's flags.")
 }
 
-// Version is set at build time (-ldflags "-X main.Version=...").
-var Version = "v0.1.0-dev"
-
 func init() {
 	register("version", "print gitfleet's version", func(_ context.Context, _ []string, stdout, _ io.Writer) int {
-		fmt.Fprintln(stdout, "gitfleet", Version)
+		fmt.Fprintln(stdout, "gitfleet", hydrate.Version)
 		return 0
 	})
 }

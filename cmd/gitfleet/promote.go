@@ -8,12 +8,13 @@ import (
 	"io"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
-	"github.com/gitfleet/gitfleet/controllers/hub"
+	"github.com/gitfleet/gitfleet/gitsource"
 )
 
 func init() {
@@ -60,9 +61,9 @@ func runPromote(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	if *skip {
-		fmt.Fprintf(stdout, "promotion %s: %s moves into %s now (gates skipped: %s)\n", promo.Name, short(promo.Spec.DryRevision), stage, *reason)
+		fmt.Fprintf(stdout, "promotion %s: %s moves into %s now (gates skipped: %s)\n", promo.Name, fleetv1alpha1.ShortSHA(promo.Spec.DryRevision), stage, *reason)
 	} else {
-		fmt.Fprintf(stdout, "promotion %s: %s moves into %s once its gates pass\n", promo.Name, short(promo.Spec.DryRevision), stage)
+		fmt.Fprintf(stdout, "promotion %s: %s moves into %s once its gates pass\n", promo.Name, fleetv1alpha1.ShortSHA(promo.Spec.DryRevision), stage)
 	}
 	return 0
 }
@@ -89,8 +90,8 @@ func promote(ctx context.Context, c client.Client, ns, pipeline, stage, revision
 		}
 	}
 	promo := &fleetv1alpha1.Promotion{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: hub.PromotionName(pipe.Name, stage, revision),
-			Labels: map[string]string{hub.PipelineLabel: pipe.Name, hub.StageLabel: stage}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fleetv1alpha1.PromotionName(pipe.Name, stage, revision),
+			Labels: map[string]string{fleetv1alpha1.PipelineLabel: pipe.Name, fleetv1alpha1.StageLabel: stage}},
 		Spec: fleetv1alpha1.PromotionSpec{PipelineRef: fleetv1alpha1.LocalObjectReference{Name: pipe.Name}, Stage: stage,
 			FromStage: from, DryRevision: revision, SkipGates: skip, SkipGatesReason: reason},
 	}
@@ -99,7 +100,7 @@ func promote(ctx context.Context, c client.Client, ns, pipeline, stage, revision
 	earlier := &fleetv1alpha1.Promotion{}
 	switch err := c.Get(ctx, client.ObjectKeyFromObject(promo), earlier); {
 	case err == nil && !earlier.Status.Phase.Finished():
-		return nil, fmt.Errorf("promotion %s of %s into %s is already in progress (phase %q)", earlier.Name, short(revision), stage, earlier.Status.Phase)
+		return nil, fmt.Errorf("promotion %s of %s into %s is already in progress (phase %q)", earlier.Name, fleetv1alpha1.ShortSHA(revision), stage, earlier.Status.Phase)
 	case err == nil:
 		promo.GenerateName, promo.Name = promo.Name+"-", ""
 	case !apierrors.IsNotFound(err):
@@ -108,7 +109,7 @@ func promote(ctx context.Context, c client.Client, ns, pipeline, stage, revision
 	if err := c.Create(ctx, promo); err != nil {
 		return nil, fmt.Errorf("creating Promotion %s: %w", promo.Name+promo.GenerateName, err)
 	}
-	if err := hub.RequestReconcile(ctx, c, pipe, time.Now()); err != nil {
+	if err := requestReconcile(ctx, c, pipe); err != nil {
 		return nil, fmt.Errorf("asking pipeline %s to reconcile: %w", pipe.Name, err)
 	}
 	return promo, nil
@@ -162,14 +163,18 @@ func approve(ctx context.Context, c client.Client, ns, pipeline, stage string) (
 	srcName := ""
 	if pipe.Spec.TargetRef != nil {
 		srcName = pipe.Spec.TargetRef.Name
-	} else if srcName, err = hub.PipelineSourceName(ctx, c, pipe); err != nil {
-		return nil, err
+	} else {
+		var placements fleetv1alpha1.PlacementList
+		if err := c.List(ctx, &placements, client.InNamespace(ns)); err != nil {
+			return nil, fmt.Errorf("listing Placements: %w", err)
+		}
+		srcName = fleetv1alpha1.PipelineSourceName(pipe.Name, placements.Items)
 	}
 	src := &fleetv1alpha1.GitSource{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: srcName}, src); err != nil {
 		return nil, fmt.Errorf("reading GitSource %q: %w", srcName, err)
 	}
-	forge, err := hub.ForgeForSource(ctx, c, src)
+	forge, err := forgeOf(ctx, c, src)
 	if err != nil {
 		return nil, err
 	}
@@ -179,10 +184,31 @@ func approve(ctx context.Context, c client.Client, ns, pipeline, stage string) (
 	if err := forge.MergePullRequest(ctx, int(ref.Number), fmt.Sprintf("Approved with gitfleet approve %s", stage)); err != nil {
 		return nil, fmt.Errorf("merging #%d: %w", ref.Number, err)
 	}
-	if err := hub.RequestReconcile(ctx, c, pipe, time.Now()); err != nil {
+	if err := requestReconcile(ctx, c, pipe); err != nil {
 		return nil, fmt.Errorf("asking pipeline %s to reconcile: %w", pipe.Name, err)
 	}
 	return ref, nil
+}
+
+// forgeOf returns the forge of a GitSource (nil without one), with the token of its forge
+// Secret, read with the caller's kubeconfig.
+func forgeOf(ctx context.Context, c client.Client, src *fleetv1alpha1.GitSource) (gitsource.Forge, error) {
+	var token string
+	if f := src.Spec.Forge; f != nil && f.SecretRef != nil && f.Type != fleetv1alpha1.ForgeNone {
+		sec := &corev1.Secret{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: src.Namespace, Name: f.SecretRef.Name}, sec); err != nil {
+			return nil, fmt.Errorf("reading forge Secret %q of GitSource %s: %w", f.SecretRef.Name, src.Name, err)
+		}
+		token = string(sec.Data[gitsource.ForgeTokenKey])
+	}
+	return gitsource.ForgeForSource(src, token)
+}
+
+// requestReconcile asks the hub to reconcile the pipeline now.
+func requestReconcile(ctx context.Context, c client.Client, pipe *fleetv1alpha1.Pipeline) error {
+	patch := client.MergeFrom(pipe.DeepCopy())
+	fleetv1alpha1.RequestReconcile(pipe, time.Now())
+	return c.Patch(ctx, pipe, patch)
 }
 
 // parseStage parses flags and the one STAGE argument, before or among the flags

@@ -5,17 +5,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/go-git/go-git/v5"
 
-	"github.com/gitfleet/gitfleet/controllers/hub"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/hydrate"
 	"github.com/gitfleet/gitfleet/render"
 )
 
@@ -118,7 +118,7 @@ func headOf(dir string) (string, string) {
 // says whether there were any.
 func reportErrors(w io.Writer, plan *hydrate.Plan, onlyCluster string) bool {
 	failed := false
-	for _, name := range sortedKeys(plan.Placements) {
+	for _, name := range slices.Sorted(maps.Keys(plan.Placements)) {
 		pp := plan.Placements[name]
 		if pp.Err != nil {
 			errorLines(w, fmt.Sprintf("placement %s: ", name), pp.Err)
@@ -128,7 +128,7 @@ func reportErrors(w io.Writer, plan *hydrate.Plan, onlyCluster string) bool {
 		if pp.Schedule.Missing > 0 {
 			fmt.Fprintf(w, "placement %s: %s\n", name, pp.Schedule.Message)
 		}
-		for _, c := range sortedKeys(pp.Clusters) {
+		for _, c := range slices.Sorted(maps.Keys(pp.Clusters)) {
 			cp := pp.Clusters[c]
 			if onlyCluster != "" && c != onlyCluster {
 				continue
@@ -147,8 +147,8 @@ func reportErrors(w io.Writer, plan *hydrate.Plan, onlyCluster string) bool {
 
 func writeBranches(out string, plan *hydrate.Plan, f *hydrate.Fleet, onlyCluster string) error {
 	source := hydrate.SourceRef{Repository: "local", Branch: f.SourceBranch, Commit: f.SourceCommit}
-	for _, name := range sortedKeys(plan.Branches) {
-		files := plan.Branches[name].Desired(nil, source, hub.ToolVersions())
+	for _, name := range slices.Sorted(maps.Keys(plan.Branches)) {
+		files := plan.Branches[name].Desired(nil, source, hydrate.ToolVersions())
 		for p, data := range files {
 			if onlyCluster != "" && strings.HasPrefix(p, hydrate.ClustersDir) && !strings.HasPrefix(p, render.ClusterDir(onlyCluster)+"/") {
 				continue
@@ -167,7 +167,7 @@ func writeBranches(out string, plan *hydrate.Plan, f *hydrate.Fleet, onlyCluster
 
 func printCluster(w io.Writer, plan *hydrate.Plan, cluster string) bool {
 	found := false
-	for _, name := range sortedKeys(plan.Placements) {
+	for _, name := range slices.Sorted(maps.Keys(plan.Placements)) {
 		cp := plan.Placements[name].Clusters[cluster]
 		if cp == nil {
 			continue
@@ -183,9 +183,9 @@ func printCluster(w io.Writer, plan *hydrate.Plan, cluster string) bool {
 func printSummary(w io.Writer, plan *hydrate.Plan) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PLACEMENT\tCLUSTER\tSTAGE\tBRANCH\tOBJECTS\tRESULT")
-	for _, name := range sortedKeys(plan.Placements) {
+	for _, name := range slices.Sorted(maps.Keys(plan.Placements)) {
 		pp := plan.Placements[name]
-		for _, c := range sortedKeys(pp.Clusters) {
+		for _, c := range slices.Sorted(maps.Keys(pp.Clusters)) {
 			cp := pp.Clusters[c]
 			result := "ok"
 			if cp.Err != nil {
@@ -197,13 +197,4 @@ func printSummary(w io.Writer, plan *hydrate.Plan) {
 		}
 	}
 	_ = tw.Flush()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

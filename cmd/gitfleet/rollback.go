@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
-	"github.com/gitfleet/gitfleet/controllers/hub"
 )
 
 func init() {
@@ -69,7 +68,7 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	case fleetv1alpha1.PromotionOpen, fleetv1alpha1.PromotionMerged:
 		rb := done.Status.Rollback
 		fmt.Fprintf(stdout, "opened #%d %s\n  restores %s of %s (dry revision %s); merge it to roll back\n",
-			done.Status.PullRequest.Number, done.Status.PullRequest.URL, short(rb.RestoredCommit), stage, short(rb.DryRevision))
+			done.Status.PullRequest.Number, done.Status.PullRequest.URL, fleetv1alpha1.ShortSHA(rb.RestoredCommit), stage, fleetv1alpha1.ShortSHA(rb.DryRevision))
 		return 0
 	default:
 		fmt.Fprintf(stderr, "error: rollback %s is %s: %s\n", done.Name, done.Status.Phase, readyMessage(done))
@@ -89,14 +88,14 @@ func rollback(ctx context.Context, c client.Client, ns, pipeline, stage, to, rea
 	}
 	promo := &fleetv1alpha1.Promotion{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: pipe.Name + "-" + stage + "-rollback-",
-			Labels: map[string]string{hub.PipelineLabel: pipe.Name, hub.StageLabel: stage}},
+			Labels: map[string]string{fleetv1alpha1.PipelineLabel: pipe.Name, fleetv1alpha1.StageLabel: stage}},
 		Spec: fleetv1alpha1.PromotionSpec{PipelineRef: fleetv1alpha1.LocalObjectReference{Name: pipe.Name}, Stage: stage,
 			Rollback: &fleetv1alpha1.RollbackSpec{To: to, Reason: reason}},
 	}
 	if err := c.Create(ctx, promo); err != nil {
 		return nil, fmt.Errorf("creating the rollback Promotion: %w", err)
 	}
-	if err := hub.RequestReconcile(ctx, c, pipe, time.Now()); err != nil {
+	if err := requestReconcile(ctx, c, pipe); err != nil {
 		return nil, fmt.Errorf("asking pipeline %s to reconcile: %w", pipe.Name, err)
 	}
 	return promo, nil

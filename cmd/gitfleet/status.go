@@ -143,10 +143,10 @@ func collectStatus(ctx context.Context, c client.Client, ns string) (*StatusRepo
 }
 
 func statusRow(placement string, cs fleetv1alpha1.ClusterPlacementStatus, mc *fleetv1alpha1.MemberCluster) StatusRow {
-	r := StatusRow{Placement: placement, Cluster: cs.ClusterName, Stage: cs.Stage, RenderedCommit: short(cs.RenderedCommit),
+	r := StatusRow{Placement: placement, Cluster: cs.ClusterName, Stage: cs.Stage, RenderedCommit: fleetv1alpha1.ShortSHA(cs.RenderedCommit),
 		Scheduled: apimeta.IsStatusConditionTrue(cs.Conditions, fleetv1alpha1.ScheduledCondition)}
 	if mc != nil {
-		r.AppliedCommit = short(mc.Status.AppliedCommit)
+		r.AppliedCommit = fleetv1alpha1.ShortSHA(mc.Status.AppliedCommit)
 	}
 	state := func(typ string) (string, *metav1.Condition) {
 		c := apimeta.FindStatusCondition(cs.Conditions, typ)
@@ -245,11 +245,4 @@ func oneLine(s string, n int) string {
 		return s[:n-3] + "..."
 	}
 	return s
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }

@@ -82,7 +82,7 @@ func (r *Reconciler) reconcileApply(ctx context.Context, p *pass) error {
 	p.applied = true
 	r.postStatus(ctx, p, pendingStatus(len(st.objects.Objects)))
 	if st.commit != st.appliedCommit {
-		r.markReconciling(ctx, p, fmt.Sprintf("applying commit %s (%d objects)", short(st.commit), len(st.objects.Objects)))
+		r.markReconciling(ctx, p, fmt.Sprintf("applying commit %s (%d objects)", v1alpha1.ShortSHA(st.commit), len(st.objects.Objects)))
 	}
 	start := time.Now()
 	actx, cancel := context.WithTimeout(ctx, syncTimeout(cs))
@@ -123,13 +123,13 @@ func (r *Reconciler) reconcileApply(ctx context.Context, p *pass) error {
 		st.appliedCommit, st.appliedRevision, st.appliedSource = st.commit, st.revision, st.sourceRevision
 	}
 	log := ctrl.LoggerFrom(ctx)
-	log.Info("applied", "commit", short(st.commit), "objects", len(results), "changed", changed, "failed", len(failed),
+	log.Info("applied", "commit", v1alpha1.ShortSHA(st.commit), "objects", len(results), "changed", changed, "failed", len(failed),
 		"duration", time.Since(start).Round(time.Millisecond).String())
 	if len(failed) > 0 {
 		r.event(cs, "Warning", v1alpha1.ApplyFailedReason, "Apply", "%d of %d objects failed at commit %s: %s",
-			len(failed), len(results), short(st.commit), firstN(failed, 5))
+			len(failed), len(results), v1alpha1.ShortSHA(st.commit), firstN(failed, 5))
 	} else if changed > 0 {
-		r.event(cs, "Normal", "Applied", "Apply", "applied commit %s: %s", short(st.commit), countActions(results))
+		r.event(cs, "Normal", "Applied", "Apply", "applied commit %s: %s", v1alpha1.ShortSHA(st.commit), countActions(results))
 	}
 	return nil
 }

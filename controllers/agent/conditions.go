@@ -229,10 +229,3 @@ func cutDescription(s string) string {
 	}
 	return s[:MaxStatusDescription-3] + "..."
 }
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}

@@ -16,10 +16,6 @@ import (
 	"github.com/gitfleet/gitfleet/gitsource"
 )
 
-// StatusContextPrefix starts the context of the agent's commit statuses:
-// gitfleet/cluster/<clusterName>.
-const StatusContextPrefix = "gitfleet/cluster/"
-
 // Timing of the commit status poster.
 const (
 	postTimeout    = 20 * time.Second
@@ -40,7 +36,7 @@ func pendingStatus(objects int) desiredStatus {
 
 func driftStatus(objects int) desiredStatus {
 	return desiredStatus{state: gitsource.StateFailure,
-		description: fmt.Sprintf("drift: %d %s", objects, plural(objects, "object differs", "objects differ"))}
+		description: fmt.Sprintf("drift: %d %s", objects, v1alpha1.Plural(objects, "object differs", "objects differ"))}
 }
 
 // statusReporter posts the commit statuses of one ClusterSync in the background, in
@@ -201,12 +197,12 @@ func (s *statusReporter) post(f gitsource.Forge, ctxName, target string, st desi
 				}
 			}
 		} else if !errors.Is(err, gitsource.ErrNotFound) {
-			return fmt.Errorf("reading the statuses of %s: %w", short(st.sha), err)
+			return fmt.Errorf("reading the statuses of %s: %w", v1alpha1.ShortSHA(st.sha), err)
 		}
 	}
 	err := f.SetStatus(ctx, st.sha, gitsource.CommitStatus{Context: ctxName, State: st.state, Description: st.description, TargetURL: target})
 	if err != nil {
-		return fmt.Errorf("posting status %s on %s: %w", st.state, short(st.sha), err)
+		return fmt.Errorf("posting status %s on %s: %w", st.state, v1alpha1.ShortSHA(st.sha), err)
 	}
 	return nil
 }
@@ -268,7 +264,7 @@ func (r *Reconciler) configureForge(ctx context.Context, p *pass) bool {
 		rep.configure(nil, "", "", "")
 		return false
 	}
-	rep.configure(f, key, StatusContextPrefix+cs.Spec.ClusterName, fs.TargetURL)
+	rep.configure(f, key, v1alpha1.ClusterStatusContext(cs.Spec.ClusterName), fs.TargetURL)
 	cs0 := cs.DeepCopy()
 	rep.mu.Lock()
 	rep.onError = func(err error, retryIn time.Duration) {

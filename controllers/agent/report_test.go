@@ -37,7 +37,7 @@ func TestStatusReporterWaitsForRateLimitReset(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var reports []report
-	rep.configure(f, "key", StatusContextPrefix+"dev-1", "")
+	rep.configure(f, "key", v1alpha1.ClusterStatusContextPrefix+"dev-1", "")
 	rep.mu.Lock()
 	rep.onError = func(err error, retryIn time.Duration) {
 		mu.Lock()
@@ -60,7 +60,7 @@ func TestStatusReporterWaitsForRateLimitReset(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	waitFor(t, 10*time.Second, func() bool {
-		st, ok := gh.LatestStatus(repo, sha, StatusContextPrefix+"dev-1")
+		st, ok := gh.LatestStatus(repo, sha, v1alpha1.ClusterStatusContextPrefix+"dev-1")
 		return ok && st.State == "success"
 	})
 
@@ -93,7 +93,7 @@ func TestStatusReporterBacksOffOnOutage(t *testing.T) {
 	defer rep.stop()
 	var mu sync.Mutex
 	var errs []error
-	rep.configure(f, "key", StatusContextPrefix+"dev-1", "")
+	rep.configure(f, "key", v1alpha1.ClusterStatusContextPrefix+"dev-1", "")
 	rep.mu.Lock()
 	rep.onError = func(err error, _ time.Duration) { mu.Lock(); errs = append(errs, err); mu.Unlock() }
 	rep.mu.Unlock()
@@ -101,7 +101,10 @@ func TestStatusReporterBacksOffOnOutage(t *testing.T) {
 	gh.FailNext(2, 503)
 	rep.set(desiredStatus{sha: sha, state: gitsource.StatePending, description: "applying 1 object"})
 	// Backoff 1 s, then 2 s: posted after about 3 s.
-	waitFor(t, 10*time.Second, func() bool { _, ok := gh.LatestStatus(repo, sha, StatusContextPrefix+"dev-1"); return ok })
+	waitFor(t, 10*time.Second, func() bool {
+		_, ok := gh.LatestStatus(repo, sha, v1alpha1.ClusterStatusContextPrefix+"dev-1")
+		return ok
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if len(errs) != 1 || errors.Is(errs[0], gitsource.ErrRateLimited) || !errors.Is(errs[0], gitsource.ErrForgeUnavailable) {

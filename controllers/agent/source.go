@@ -100,7 +100,7 @@ func (r *Reconciler) reconcileSource(ctx context.Context, p *pass) error {
 		// fleet. Git now holds nothing for it, so what gitfleet applied is pruned under the
 		// usual rules. (A folder missing without that statement stays an error: a mistake
 		// must never empty a cluster.)
-		ctrl.LoggerFrom(ctx).Info("the branch no longer holds this cluster (not listed in gitfleet.json): pruning what gitfleet applied", "commit", short(co.Commit))
+		ctrl.LoggerFrom(ctx).Info("the branch no longer holds this cluster (not listed in gitfleet.json): pruning what gitfleet applied", "commit", v1alpha1.ShortSHA(co.Commit))
 		set, err = &manifest.Set{Files: map[manifest.Key]string{}}, nil
 	}
 	if err != nil {
@@ -108,7 +108,7 @@ func (r *Reconciler) reconcileSource(ctx context.Context, p *pass) error {
 		if errors.Is(err, manifest.ErrPathNotFound) {
 			reason = PathNotFoundReason
 		}
-		p.sourceFailed(outcome.Waiting(reason, interval, fmt.Errorf("commit %s: %w", short(co.Commit), err)))
+		p.sourceFailed(outcome.Waiting(reason, interval, fmt.Errorf("commit %s: %w", v1alpha1.ShortSHA(co.Commit), err)))
 		st.commit = co.Commit
 		return nil
 	}
@@ -165,13 +165,6 @@ func (r *Reconciler) secret(ctx context.Context, namespace, name string) (*corev
 		return nil, fmt.Errorf("reading Secret %s/%s: %w", namespace, name, err)
 	}
 	return s, nil
-}
-
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }
 
 // oneLine flattens a message for conditions and commit statuses.

@@ -257,7 +257,7 @@ func (f *fixture) obj(apiVersion, kind, ns, name string) *unstructured.Unstructu
 // latestStatus returns "state: description" of the newest commit status of the agent.
 func (f *fixture) latestStatus(sha string) func() string {
 	return func() string {
-		st, ok := gh.LatestStatus(f.repo, sha, agent.StatusContextPrefix+f.cluster)
+		st, ok := gh.LatestStatus(f.repo, sha, v1alpha1.ClusterStatusContextPrefix+f.cluster)
 		if !ok {
 			return "<none>"
 		}

@@ -13,15 +13,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/hydrate"
 )
 
 // HubFieldManager is the server-side apply field manager of everything the hub writes.
 const HubFieldManager = "gitfleet-hub"
-
-// FleetSourceLabel marks the objects applied from a GitSource's fleetPath with the
-// GitSource's name.
-const FleetSourceLabel = "fleet.gitfleet.dev/gitsource"
 
 // applyFleet server-side applies the fleet objects and prunes those of the previous
 // inventory that left Git. It returns the new inventory. When any object fails, nothing
@@ -38,7 +34,7 @@ func applyFleet(ctx context.Context, c client.Client, src *fleetv1alpha1.GitSour
 		if labels == nil {
 			labels = map[string]string{}
 		}
-		labels[FleetSourceLabel] = src.Name
+		labels[fleetv1alpha1.FleetSourceLabel] = src.Name
 		o.SetLabels(labels)
 		// Status is the hub's and the agents' to write, never Git's.
 		unstructured.RemoveNestedField(o.Object, "status")
@@ -81,7 +77,7 @@ func deleteFleetObject(ctx context.Context, c client.Client, src *fleetv1alpha1.
 	if err != nil {
 		return fmt.Errorf("pruning %s %q: %w", ref.Kind, ref.Name, err)
 	}
-	if o.GetLabels()[FleetSourceLabel] != src.Name {
+	if o.GetLabels()[fleetv1alpha1.FleetSourceLabel] != src.Name {
 		return nil
 	}
 	if err := c.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {

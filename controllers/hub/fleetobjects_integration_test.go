@@ -35,8 +35,8 @@ func TestRevisionFleetObjects(t *testing.T) {
 	// A Placement applied from Git changes on the hub ahead of the revision.
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		p := h.placement(t, "hello")
-		if p.Labels[hub.FleetSourceLabel] != "fleet" {
-			t.Fatalf("Placement hello labels = %v, want %s=fleet (applied from the fleetPath)", p.Labels, hub.FleetSourceLabel)
+		if p.Labels[fleetv1alpha1.FleetSourceLabel] != "fleet" {
+			t.Fatalf("Placement hello labels = %v, want %s=fleet (applied from the fleetPath)", p.Labels, fleetv1alpha1.FleetSourceLabel)
 		}
 		p.Spec.TargetNamespace = "hello-early"
 		return h.c.Update(ctx, p)

@@ -95,7 +95,7 @@ func TestGiteaPromotion(t *testing.T) {
 	if !strings.Contains(pr.Title, rev1[:7]) || pr.Base.Ref != "env/prod" || pr.Head.Ref != "gitfleet/promote/prod" || !strings.Contains(pr.Body, "| prod-1 | 1 | 0 | 0 |") {
 		t.Errorf("pull request = %q %s → %s, body:\n%s", pr.Title, pr.Head.Ref, pr.Base.Ref, pr.Body)
 	}
-	waitGiteaStatus(t, g, repo, pr.Head.SHA, hub.GatePreviousStageContext, "success")
+	waitGiteaStatus(t, g, repo, pr.Head.SHA, fleetv1alpha1.GatePreviousStageStatusContext, "success")
 	waitGiteaStatus(t, g, repo, rev1, "gitfleet/stage/dev", "success")
 	waitGiteaStatus(t, g, repo, rev1, "gitfleet/stage/prod", "pending")
 

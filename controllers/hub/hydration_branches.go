@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,8 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/hydrate"
 )
 
 // Writing the environment branches: one commit per branch and pass, each stage at the
@@ -52,7 +54,7 @@ func (r *HydrationReconciler) writeBranches(ctx context.Context, src *fleetv1alp
 	}
 	plans := map[string]*revisionPlan{f.SourceCommit: {fleet: f, plan: plan}}
 	out := map[string]branchCommit{}
-	for _, name := range sortedKeys(names) {
+	for _, name := range slices.Sorted(maps.Keys(names)) {
 		rev := f.SourceCommit
 		st, ok := stages[name]
 		if ok {
@@ -148,7 +150,7 @@ func (r *HydrationReconciler) writeBranch(ctx context.Context, src *fleetv1alpha
 	if res.Committed {
 		ctrl.LoggerFrom(ctx).Info("committed environment branch", "branch", branch, "commit", res.Commit, "source", f.SourceCommit, "attempts", res.Attempts)
 		if r.Recorder != nil {
-			r.Recorder.Eventf(src, nil, corev1.EventTypeNormal, "Committed", "Hydrate", "%s: %s (from %s)", branch, short(res.Commit), short(f.SourceCommit))
+			r.Recorder.Eventf(src, nil, corev1.EventTypeNormal, "Committed", "Hydrate", "%s: %s (from %s)", branch, fleetv1alpha1.ShortSHA(res.Commit), fleetv1alpha1.ShortSHA(f.SourceCommit))
 		}
 	}
 	return res.Commit, res.Committed, nil
@@ -209,7 +211,7 @@ func commitMessage(f *hydrate.Fleet, b *hydrate.Branch) string {
 		placements[p.Placement] = true
 	}
 	msg := fmt.Sprintf("gitfleet: render %s for stage %s\n\n%d clusters, %d placements, from %s@%s.",
-		short(f.SourceCommit), b.Stage, len(clusters), len(placements), f.SourceBranch, f.SourceCommit)
+		fleetv1alpha1.ShortSHA(f.SourceCommit), b.Stage, len(clusters), len(placements), f.SourceBranch, f.SourceCommit)
 	if len(b.Failed) > 0 {
 		msg += fmt.Sprintf("\n%d cluster/placement folders kept at their last good render (see gitfleet.json stale).", len(b.Failed))
 	}
@@ -219,13 +221,13 @@ func commitMessage(f *hydrate.Fleet, b *hydrate.Branch) string {
 // knownBranches are the branches this source may have written: every stage branch of
 // every pipeline, and env/default.
 func knownBranches(f *hydrate.Fleet) []string {
-	set := map[string]bool{"env/" + hydrate.DefaultStage: true}
+	set := map[string]bool{hydrate.DefaultBranch: true}
 	for _, p := range f.Pipelines {
 		for _, s := range p.Spec.Stages {
 			set[s.StageBranch()] = true
 		}
 	}
-	return sortedKeys(set)
+	return slices.Sorted(maps.Keys(set))
 }
 
 func stageName(f *hydrate.Fleet, branch string) string {

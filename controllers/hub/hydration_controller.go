@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,9 +26,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/hydrate"
 	"github.com/gitfleet/gitfleet/render"
 )
 
@@ -195,7 +197,7 @@ func (r *HydrationReconciler) report(ctx context.Context, p *hydrationPass) erro
 		return nil
 	}
 	var errs []error
-	for _, name := range sortedKeys(p.plan.Placements) {
+	for _, name := range slices.Sorted(maps.Keys(p.plan.Placements)) {
 		if err := r.patchPlacementStatus(ctx, p.fleet, p.plan.Placements[name], p.commits); err != nil {
 			errs = append(errs, err)
 		}
@@ -282,22 +284,6 @@ func (r *HydrationReconciler) notifyPipelines(_ context.Context, p *hydrationPas
 		}
 	}
 	return nil
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // revisionChanged passes GitSource events that change what hydration reads: a new

@@ -11,8 +11,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/hydrate"
 )
 
 // The fleet at an older dry revision: the later stages of a pipeline are rendered at the
@@ -96,7 +96,7 @@ func (r *HydrationReconciler) restoreRevision(ctx context.Context, src *fleetv1a
 		return "", err
 	}
 	r.unrestorable.Delete(key)
-	ctrl.LoggerFrom(ctx).Info("restored a revision a stage holds from the source branch's history", "revision", short(rev), "duration", r.Clock.Since(start).Round(time.Millisecond).String())
+	ctrl.LoggerFrom(ctx).Info("restored a revision a stage holds from the source branch's history", "revision", fleetv1alpha1.ShortSHA(rev), "duration", r.Clock.Since(start).Round(time.Millisecond).String())
 	return root, nil
 }
 
@@ -106,7 +106,7 @@ func (r *HydrationReconciler) planAtRoot(ctx context.Context, src *fleetv1alpha1
 	f := *head
 	f.Root, f.SourceCommit = root, rev
 	if err := fleetAt(src, &f, root); err != nil {
-		return &revisionPlan{err: fmt.Errorf("fleet objects of revision %s: %w", short(rev), err)}
+		return &revisionPlan{err: fmt.Errorf("fleet objects of revision %s: %w", fleetv1alpha1.ShortSHA(rev), err)}
 	}
 	return &revisionPlan{fleet: &f, plan: hydrate.Hydrate(ctx, &f, r.Renderer)}
 }
@@ -131,7 +131,7 @@ func placementsAt(src *fleetv1alpha1.GitSource, declared, live []fleetv1alpha1.P
 		out = append(out, p)
 	}
 	for _, p := range live {
-		if p.Labels[FleetSourceLabel] != src.Name {
+		if p.Labels[fleetv1alpha1.FleetSourceLabel] != src.Name {
 			out = append(out, p)
 		}
 	}
@@ -149,7 +149,7 @@ func overridesAt(src *fleetv1alpha1.GitSource, declared, live []fleetv1alpha1.Ov
 		out = append(out, o)
 	}
 	for _, o := range live {
-		if o.Labels[FleetSourceLabel] != src.Name {
+		if o.Labels[fleetv1alpha1.FleetSourceLabel] != src.Name {
 			out = append(out, o)
 		}
 	}
@@ -164,7 +164,7 @@ func withFleetSourceLabel(labels map[string]string, source string) map[string]st
 	for k, v := range labels {
 		out[k] = v
 	}
-	out[FleetSourceLabel] = source
+	out[fleetv1alpha1.FleetSourceLabel] = source
 	return out
 }
 

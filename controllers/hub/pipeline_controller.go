@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -25,8 +24,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/hydrate"
 )
 
 // Default polling of the Pipeline controller.
@@ -243,13 +242,7 @@ func PipelineSourceName(ctx context.Context, c client.Reader, pipe *fleetv1alpha
 	if err := c.List(ctx, &placements, client.InNamespace(pipe.Namespace)); err != nil {
 		return "", fmt.Errorf("listing Placements: %w", err)
 	}
-	sort.Slice(placements.Items, func(i, j int) bool { return placements.Items[i].Name < placements.Items[j].Name })
-	for _, pl := range placements.Items {
-		if pl.Spec.PipelineRef != nil && pl.Spec.PipelineRef.Name == pipe.Name {
-			return pl.Spec.SourceRef.Name, nil
-		}
-	}
-	return "", nil
+	return fleetv1alpha1.PipelineSourceName(pipe.Name, placements.Items), nil
 }
 
 // sourceAccess returns a GitSource's URL and credentials. Credentials never reach a log,
@@ -305,7 +298,7 @@ func (r *PipelineReconciler) observeStages(ctx context.Context, p *pipelinePass)
 		st.Message = h.Message()
 		switch {
 		case st.TargetRevision != "":
-			st.Message = "promoting " + short(st.TargetRevision) + "; " + st.Message
+			st.Message = "promoting " + fleetv1alpha1.ShortSHA(st.TargetRevision) + "; " + st.Message
 			// An Auto promotion lands in seconds; an approval pull request waits for
 			// people (webhooks bring its merge at once; the poll is the fallback).
 			if s.Promotion != fleetv1alpha1.PromotionPullRequest {
@@ -328,7 +321,7 @@ func (r *PipelineReconciler) clusterStatuses(ctx context.Context, p *pipelinePas
 	}
 	cs, err := p.forge.CombinedStatus(ctx, sha)
 	if err != nil {
-		return nil, forgeError("reading the agents' commit statuses on "+short(sha), err)
+		return nil, forgeError("reading the agents' commit statuses on "+fleetv1alpha1.ShortSHA(sha), err)
 	}
 	out := make(map[string]gitsource.CommitState, len(cs.Statuses))
 	for _, s := range cs.Statuses {
@@ -417,13 +410,13 @@ func (r *PipelineReconciler) evaluateGates(_ context.Context, p *pipelinePass) e
 			continue
 		}
 		if p.rolledBackTo(prev.Name) == candidate {
-			cur.Message += "; " + prev.Name + " was rolled back to " + short(candidate) + ", which is not proposed to " + cur.Name
+			cur.Message += "; " + prev.Name + " was rolled back to " + fleetv1alpha1.ShortSHA(candidate) + ", which is not proposed to " + cur.Name
 			continue
 		}
 		out := evaluateGates(p.pipe.Spec.Stages[i], prev, p.now)
 		p.gates[cur.Name] = stageGates{candidate: candidate, outcome: out}
 		if !out.Passed {
-			cur.Message += "; " + short(candidate) + " waits for " + out.Waiting()
+			cur.Message += "; " + fleetv1alpha1.ShortSHA(candidate) + " waits for " + out.Waiting()
 			p.wakeIn(out.RetryAfter)
 		}
 	}
@@ -456,7 +449,7 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 		record := forced
 		if forced == nil {
 			if why := p.heldBack(st.Name, g.candidate); why != "" {
-				st.Message += "; " + short(g.candidate) + " " + why
+				st.Message += "; " + fleetv1alpha1.ShortSHA(g.candidate) + " " + why
 				continue
 			}
 			record = p.promotion(st.Name, g.candidate)
@@ -470,15 +463,15 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 					// The same pull request carries the newer revision.
 					promo.Status.PullRequest = &fleetv1alpha1.PullRequestRef{Number: old.Status.PullRequest.Number, URL: old.Status.PullRequest.URL, HeadBranch: old.Status.PullRequest.HeadBranch}
 				}
-				p.finishPromotion(old, fleetv1alpha1.PromotionSuperseded, "superseded by "+short(g.candidate)+", which passed the same gates")
+				p.finishPromotion(old, fleetv1alpha1.PromotionSuperseded, "superseded by "+fleetv1alpha1.ShortSHA(g.candidate)+", which passed the same gates")
 			}
 		}
 		st.TargetRevision = g.candidate
 		st.Promotion = promo.Name
-		st.Message = "promoting " + short(g.candidate) + " from " + from
+		st.Message = "promoting " + fleetv1alpha1.ShortSHA(g.candidate) + " from " + from
 		p.wakeIn(r.InFlightPoll)
 		ctrl.LoggerFrom(ctx).Info("promoting", "stage", st.Name, "revision", g.candidate)
-		r.event(p.pipe, corev1.EventTypeNormal, "Promoting", "%s: %s passed the gates", st.Name, short(g.candidate))
+		r.event(p.pipe, corev1.EventTypeNormal, "Promoting", "%s: %s passed the gates", st.Name, fleetv1alpha1.ShortSHA(g.candidate))
 	}
 	if p.source != nil && r.Snapshots != nil {
 		var pipes fleetv1alpha1.PipelineList
@@ -528,11 +521,11 @@ func pipelineSummary(p *fleetv1alpha1.Pipeline) string {
 	for _, s := range p.Status.Stages {
 		rev := "-"
 		if s.CurrentRevision != "" {
-			rev = short(s.CurrentRevision)
+			rev = fleetv1alpha1.ShortSHA(s.CurrentRevision)
 		}
 		part := s.Name + "@" + rev
 		if s.TargetRevision != "" {
-			part += "→" + short(s.TargetRevision)
+			part += "→" + fleetv1alpha1.ShortSHA(s.TargetRevision)
 		}
 		parts = append(parts, part)
 	}

@@ -41,24 +41,13 @@ func (h stageHealth) Message() string {
 	case h.Total == 0:
 		return "no clusters"
 	case len(h.Failed) > 0:
-		return fmt.Sprintf("%d %s failed: %s", len(h.Failed), plural(len(h.Failed), "cluster"), strings.Join(h.Failed, ", "))
+		return fmt.Sprintf("%d %s failed: %s", len(h.Failed), fleetv1alpha1.Plural(len(h.Failed), "cluster", "clusters"), strings.Join(h.Failed, ", "))
 	case len(h.Pending) > 0:
 		return fmt.Sprintf("%d/%d clusters healthy, %d pending", h.Healthy, h.Total, len(h.Pending))
 	default:
 		return fmt.Sprintf("%d/%d clusters healthy", h.Healthy, h.Total)
 	}
 }
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
-}
-
-// ClusterStatusContextPrefix + <cluster> is the commit status an agent posts on the env
-// commit it applied.
-const ClusterStatusContextPrefix = "gitfleet/cluster/"
 
 // clusterHealth summarises the MemberClusters of a stage against the commit at the head
 // of its branch, from two reports of each agent: its MemberCluster (appliedCommit is the
@@ -77,7 +66,7 @@ func clusterHealth(clusters []*fleetv1alpha1.MemberCluster, head string, statuse
 		if healthy := apimeta.FindStatusCondition(mc.Status.Conditions, fleetv1alpha1.HealthyCondition); healthy != nil && head != "" && mc.Status.AppliedCommit == head {
 			crd = healthy.Status
 		}
-		st := statuses[ClusterStatusContextPrefix+mc.Name]
+		st := statuses[fleetv1alpha1.ClusterStatusContextPrefix+mc.Name]
 		switch {
 		case head == "":
 			h.Pending = append(h.Pending, mc.Name)

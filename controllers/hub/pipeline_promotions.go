@@ -3,6 +3,8 @@ package hub
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -13,23 +15,6 @@ import (
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 )
-
-// Labels on the Promotions the hub records.
-const (
-	PipelineLabel = "fleet.gitfleet.dev/pipeline"
-	StageLabel    = "fleet.gitfleet.dev/stage"
-)
-
-// PromotionName is the name of the attempt to move rev into a stage of a pipeline:
-// <pipeline>-<stage>-<first 12 characters of rev>.
-func PromotionName(pipeline, stage, rev string) string { return promotionName(pipeline, stage, rev) }
-
-func promotionName(pipeline, stage, rev string) string {
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	return pipeline + "-" + stage + "-" + rev
-}
 
 // loadPromotions reads the pipeline's Promotions.
 func (r *PipelineReconciler) loadPromotions(ctx context.Context, p *pipelinePass) error {
@@ -64,7 +49,7 @@ func (p *pipelinePass) promotion(stage, rev string) *fleetv1alpha1.Promotion {
 			return p.promotions[st.Promotion]
 		}
 	}
-	if pr := p.promotions[promotionName(p.pipe.Name, stage, rev)]; pr != nil {
+	if pr := p.promotions[fleetv1alpha1.PromotionName(p.pipe.Name, stage, rev)]; pr != nil {
 		return pr
 	}
 	var out *fleetv1alpha1.Promotion
@@ -85,7 +70,7 @@ func (p *pipelinePass) startPromotion(stage, from, rev string, gates []fleetv1al
 // that starts again (its revision is proposed once more, e.g. after a rollback) forgets
 // its old pull request.
 func (p *pipelinePass) startPromotionOn(pr *fleetv1alpha1.Promotion, stage, from, rev string, gates []fleetv1alpha1.GateResult) *fleetv1alpha1.Promotion {
-	name := promotionName(p.pipe.Name, stage, rev)
+	name := fleetv1alpha1.PromotionName(p.pipe.Name, stage, rev)
 	if pr != nil {
 		name = pr.Name
 		if pr.Status.Phase.Finished() {
@@ -94,7 +79,7 @@ func (p *pipelinePass) startPromotionOn(pr *fleetv1alpha1.Promotion, stage, from
 	} else {
 		pr = &fleetv1alpha1.Promotion{
 			ObjectMeta: metav1.ObjectMeta{Namespace: p.pipe.Namespace, Name: name,
-				Labels: map[string]string{PipelineLabel: p.pipe.Name, StageLabel: stage}},
+				Labels: map[string]string{fleetv1alpha1.PipelineLabel: p.pipe.Name, fleetv1alpha1.StageLabel: stage}},
 			Spec: fleetv1alpha1.PromotionSpec{PipelineRef: fleetv1alpha1.LocalObjectReference{Name: p.pipe.Name},
 				Stage: stage, FromStage: from, DryRevision: rev},
 		}
@@ -141,9 +126,9 @@ func (r *PipelineReconciler) recordPromotions(ctx context.Context, p *pipelinePa
 				pr.Status.RenderedCommit = st.RenderedCommit
 			}
 		}
-		p.finishPromotion(pr, fleetv1alpha1.PromotionMerged, fmt.Sprintf("%s is in %s", short(rev), stage))
+		p.finishPromotion(pr, fleetv1alpha1.PromotionMerged, fmt.Sprintf("%s is in %s", fleetv1alpha1.ShortSHA(rev), stage))
 	}
-	for _, name := range sortedKeys(p.dirty) {
+	for _, name := range slices.Sorted(maps.Keys(p.dirty)) {
 		if err := r.savePromotion(ctx, p, p.promotions[name]); err != nil {
 			return err
 		}

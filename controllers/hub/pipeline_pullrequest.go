@@ -12,18 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/gitsource"
-)
-
-// The commit status contexts the hub posts.
-const (
-	// GatePreviousStageContext is set on the head of an approval pull request.
-	GatePreviousStageContext = "gitfleet/gate/previous-stage"
-	// StageContextPrefix + <stage> is set on dry commits of the fleet config repo.
-	StageContextPrefix = "gitfleet/stage/"
-	// PromotionLabel is put on every approval pull request, besides spec.pullRequestLabels.
-	PromotionLabel = "gitfleet/promotion"
+	"github.com/gitfleet/gitfleet/hydrate"
 )
 
 // forgeFor returns the Forge of a GitSource, nil for forge type none. The token is read
@@ -43,24 +33,17 @@ func ForgeForSource(ctx context.Context, c client.Reader, src *fleetv1alpha1.Git
 	if f == nil || f.Type == "" || f.Type == fleetv1alpha1.ForgeNone {
 		return nil, nil
 	}
-	repo := f.Repository
-	if repo == "" {
-		var err error
-		if repo, err = gitsource.RepositoryFromURL(src.Spec.URL); err != nil {
-			return nil, stalling(fleetv1alpha1.DependencyNotReadyReason, err)
-		}
-	}
 	var token string
 	if f.SecretRef != nil {
 		sec := &corev1.Secret{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: src.Namespace, Name: f.SecretRef.Name}, sec); err != nil {
 			return nil, withReason(fleetv1alpha1.AuthenticationFailedReason, fmt.Errorf("reading forge Secret %q of GitSource %s: %w", f.SecretRef.Name, src.Name, err))
 		}
-		token = string(sec.Data["token"])
+		token = string(sec.Data[gitsource.ForgeTokenKey])
 	}
-	forge, err := gitsource.NewForge(f.Type, f.APIURL, repo, token, opts...)
+	forge, err := gitsource.ForgeForSource(src, token, opts...)
 	if err != nil {
-		return nil, stalling(fleetv1alpha1.DependencyNotReadyReason, fmt.Errorf("forge of GitSource %s: %w", src.Name, err))
+		return nil, stalling(fleetv1alpha1.DependencyNotReadyReason, err)
 	}
 	return forge, nil
 }
@@ -133,7 +116,7 @@ func (r *PipelineReconciler) syncPullRequest(ctx context.Context, p *pipelinePas
 				return nil
 			}
 			p.finishPromotion(promo, fleetv1alpha1.PromotionRejected, fmt.Sprintf("#%d was closed without merging", pr.Number))
-			st.Message = fmt.Sprintf("%s rejected: #%d closed without merging", short(st.TargetRevision), pr.Number)
+			st.Message = fmt.Sprintf("%s rejected: #%d closed without merging", fleetv1alpha1.ShortSHA(st.TargetRevision), pr.Number)
 			st.TargetRevision = ""
 			r.event(p.pipe, corev1.EventTypeNormal, fleetv1alpha1.RejectedReason, "%s", st.Message)
 			return nil
@@ -142,13 +125,13 @@ func (r *PipelineReconciler) syncPullRequest(ctx context.Context, p *pipelinePas
 			r.rehydrate(p, fmt.Sprintf("#%d conflicts with %s", pr.Number, st.Branch))
 		}
 	}
-	headBranch := hydrate.PromoteBranch(st.Name)
+	headBranch := fleetv1alpha1.PromoteBranch(st.Name)
 	head, rev, err := r.readStageBranch(ctx, p, headBranch, fleetv1alpha1.StageStatus{})
 	if err != nil {
 		return err
 	}
 	if head == "" || rev != st.TargetRevision {
-		st.Message = "preparing the approval pull request for " + short(st.TargetRevision)
+		st.Message = "preparing the approval pull request for " + fleetv1alpha1.ShortSHA(st.TargetRevision)
 		p.wakeIn(r.InFlightPoll)
 		return nil
 	}
@@ -162,14 +145,14 @@ func (r *PipelineReconciler) syncPullRequest(ctx context.Context, p *pipelinePas
 		return err
 	}
 	pr, created, err := p.openOrUpdatePullRequest(ctx, gitsource.NewPullRequest{Title: title, Body: body, Head: headBranch, Base: st.Branch,
-		Labels: append([]string{PromotionLabel}, p.pipe.Spec.PullRequestLabels...)}, "approval pull request")
+		Labels: append([]string{fleetv1alpha1.PromotionPullRequestLabel}, p.pipe.Spec.PullRequestLabels...)}, "approval pull request")
 	if err != nil {
 		return err
 	}
 	if created {
 		r.event(p.pipe, corev1.EventTypeNormal, "PullRequestOpened", "%s: #%d %s", st.Name, pr.Number, pr.URL)
 	}
-	if err := p.forge.SetStatus(ctx, head, gitsource.CommitStatus{Context: GatePreviousStageContext, State: gitsource.StateSuccess,
+	if err := p.forge.SetStatus(ctx, head, gitsource.CommitStatus{Context: fleetv1alpha1.GatePreviousStageStatusContext, State: gitsource.StateSuccess,
 		Description: truncate(p.pipe.Spec.Stages[i-1].Name+": "+p.pipe.Status.Stages[i-1].Message, 140)}); err != nil {
 		return forgeError("posting the gate status on the pull request", err)
 	}
@@ -201,9 +184,9 @@ func (r *PipelineReconciler) pullRequestText(ctx context.Context, p *pipelinePas
 	if err != nil && !errors.Is(err, gitsource.ErrBranchNotFound) {
 		return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s: %w", st.Branch, err))
 	}
-	after, err := r.Writer.ReadTree(ctx, p.url, hydrate.PromoteBranch(st.Name), p.auth, hydrate.ClustersDir)
+	after, err := r.Writer.ReadTree(ctx, p.url, fleetv1alpha1.PromoteBranch(st.Name), p.auth, hydrate.ClustersDir)
 	if err != nil {
-		return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s: %w", hydrate.PromoteBranch(st.Name), err))
+		return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s: %w", fleetv1alpha1.PromoteBranch(st.Name), err))
 	}
 	var gates []string
 	if promo := p.promotion(st.Name, st.TargetRevision); promo != nil {
@@ -217,7 +200,7 @@ func (r *PipelineReconciler) pullRequestText(ctx context.Context, p *pipelinePas
 	}
 	body := prBody(prContext{Stage: st.Name, FromStage: prev.Name, Revision: st.TargetRevision, SourceURL: sourceURL,
 		PreviousStage: prev.Message, Gates: gates}, diffTrees(before, after))
-	body += fmt.Sprintf("\n<sub>gitfleet: head %s of `%s`.</sub>\n", short(head), hydrate.PromoteBranch(st.Name))
+	body += fmt.Sprintf("\n<sub>gitfleet: head %s of `%s`.</sub>\n", fleetv1alpha1.ShortSHA(head), fleetv1alpha1.PromoteBranch(st.Name))
 	return prTitle(st.Name, st.TargetRevision), body, nil
 }
 
@@ -256,8 +239,8 @@ func (r *PipelineReconciler) postStageStatuses(ctx context.Context, p *pipelineP
 			if old, ok := r.posted.Load(key); ok && old == val {
 				continue
 			}
-			if err := p.dryForge.SetStatus(ctx, ps.sha, gitsource.CommitStatus{Context: StageContextPrefix + st.Name, State: ps.state, Description: truncate(ps.desc, 140)}); err != nil {
-				return forgeError("posting "+StageContextPrefix+st.Name, err)
+			if err := p.dryForge.SetStatus(ctx, ps.sha, gitsource.CommitStatus{Context: fleetv1alpha1.StageStatusContextPrefix + st.Name, State: ps.state, Description: truncate(ps.desc, 140)}); err != nil {
+				return forgeError("posting "+fleetv1alpha1.StageStatusContextPrefix+st.Name, err)
 			}
 			r.posted.Store(key, val)
 		}

@@ -2,10 +2,13 @@ package hub
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/hydrate"
 )
 
 // Limits of an approval pull request's body: GitHub refuses bodies over 65536 characters.
@@ -36,7 +39,7 @@ func diffTrees(before, after map[string][]byte) []clusterChange {
 		}
 		return cc, file
 	}
-	for _, p := range sortedKeys(after) {
+	for _, p := range slices.Sorted(maps.Keys(after)) {
 		if !strings.HasPrefix(p, hydrate.ClustersDir) {
 			continue
 		}
@@ -52,7 +55,7 @@ func diffTrees(before, after map[string][]byte) []clusterChange {
 			cc.appendDiff(p, old, after[p])
 		}
 	}
-	for _, p := range sortedKeys(before) {
+	for _, p := range slices.Sorted(maps.Keys(before)) {
 		if _, ok := after[p]; !ok && strings.HasPrefix(p, hydrate.ClustersDir) {
 			cc, f := get(p)
 			cc.Removed = append(cc.Removed, f)
@@ -60,7 +63,7 @@ func diffTrees(before, after map[string][]byte) []clusterChange {
 		}
 	}
 	out := make([]clusterChange, 0, len(byCluster))
-	for _, c := range sortedKeys(byCluster) {
+	for _, c := range slices.Sorted(maps.Keys(byCluster)) {
 		out = append(out, *byCluster[c])
 	}
 	return out
@@ -133,7 +136,7 @@ func lineDiff(a, b []string) []string {
 
 // prTitle names the stage and the dry commit.
 func prTitle(stage, revision string) string {
-	return fmt.Sprintf("gitfleet: promote %s to %s", short(revision), stage)
+	return fmt.Sprintf("gitfleet: promote %s to %s", fleetv1alpha1.ShortSHA(revision), stage)
 }
 
 // prContext is what an approval pull request's body tells besides the changes.
@@ -225,7 +228,7 @@ func changeSummary(ch clusterChange) string {
 // /commit/<sha> path), or names it.
 func commitLink(repoURL, sha string) string {
 	if strings.HasPrefix(repoURL, "http://") || strings.HasPrefix(repoURL, "https://") {
-		return fmt.Sprintf("[%s](%s/commit/%s)", short(sha), strings.TrimSuffix(strings.TrimSuffix(repoURL, "/"), ".git"), sha)
+		return fmt.Sprintf("[%s](%s/commit/%s)", fleetv1alpha1.ShortSHA(sha), strings.TrimSuffix(strings.TrimSuffix(repoURL, "/"), ".git"), sha)
 	}
-	return "`" + short(sha) + "`"
+	return "`" + fleetv1alpha1.ShortSHA(sha) + "`"
 }

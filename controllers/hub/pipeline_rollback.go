@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,18 +15,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/hydrate"
 )
-
-// RollbackLabel is put on every rollback pull request, besides spec.pullRequestLabels.
-const RollbackLabel = "gitfleet/rollback"
 
 // TrailerRollbackOf names, on a rollback commit, the earlier commit whose tree it restores.
 const TrailerRollbackOf = "Gitfleet-Rollback-Of"
-
-// RollbackBranch is the branch of a stage's rollback pull request.
-func RollbackBranch(stage string) string { return "gitfleet/rollback/" + stage }
 
 // rollBack carries out the rollbacks asked for (Promotions with spec.rollback, made by
 // `gitfleet rollback`): for the newest unfinished one of each stage it finds the earlier
@@ -41,7 +36,7 @@ func (r *PipelineReconciler) rollBack(ctx context.Context, p *pipelinePass) erro
 		}
 	}
 	var errs []error
-	for _, stage := range sortedKeys(byStage) {
+	for _, stage := range slices.Sorted(maps.Keys(byStage)) {
 		list := byStage[stage]
 		sort.Slice(list, func(i, j int) bool {
 			if !list[i].CreationTimestamp.Equal(&list[j].CreationTimestamp) {
@@ -82,7 +77,7 @@ func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, 
 		promo.Status.Phase, promo.Status.StartTime = fleetv1alpha1.PromotionPending, &now
 		p.dirty[promo.Name] = true
 	}
-	headBranch := RollbackBranch(st.Name)
+	headBranch := fleetv1alpha1.RollbackBranch(st.Name)
 	if done, err := r.followRollback(ctx, p, st, promo); done || err != nil {
 		return err
 	}
@@ -112,10 +107,10 @@ func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, 
 		}
 	}
 	if files == nil {
-		r.failRollback(p, promo, fmt.Sprintf("%s is no longer in the recent history of %s", short(rb.RestoredCommit), st.Branch))
+		r.failRollback(p, promo, fmt.Sprintf("%s is no longer in the recent history of %s", fleetv1alpha1.ShortSHA(rb.RestoredCommit), st.Branch))
 		return nil
 	}
-	message := fmt.Sprintf("Roll back %s to %s\n\nRestores the rendered tree of %s (dry revision %s).", st.Name, short(rb.DryRevision), rb.RestoredCommit, rb.DryRevision)
+	message := fmt.Sprintf("Roll back %s to %s\n\nRestores the rendered tree of %s (dry revision %s).", st.Name, fleetv1alpha1.ShortSHA(rb.DryRevision), rb.RestoredCommit, rb.DryRevision)
 	if promo.Spec.Rollback.Reason != "" {
 		message += "\n\nReason: " + promo.Spec.Rollback.Reason
 	}
@@ -138,17 +133,17 @@ func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, 
 		// before it marks the pull request merged, and a merge may land mid-pass).
 		// Rebuilding the branch now would find nothing to roll back, and a new pull
 		// request would be opened or the rollback failed; the next pass reads #N merged.
-		st.Message = fmt.Sprintf("rollback to %s is in %s; waiting for #%d to read merged; %s", short(rb.DryRevision), st.Branch, ref.Number, st.Message)
+		st.Message = fmt.Sprintf("rollback to %s is in %s; waiting for #%d to read merged; %s", fleetv1alpha1.ShortSHA(rb.DryRevision), st.Branch, ref.Number, st.Message)
 		p.wakeIn(r.InFlightPoll)
 		return nil
 	case errors.Is(err, errAlreadyRestored):
-		r.failRollback(p, promo, fmt.Sprintf("%s already holds the tree of %s: nothing to roll back", st.Branch, short(rb.RestoredCommit)))
+		r.failRollback(p, promo, fmt.Sprintf("%s already holds the tree of %s: nothing to roll back", st.Branch, fleetv1alpha1.ShortSHA(rb.RestoredCommit)))
 		return nil
 	case err != nil:
 		return withReason(fleetv1alpha1.CommitFailedReason, fmt.Errorf("writing %s: %w", headBranch, err))
 	}
 	if ref != nil && ref.HeadCommit == res.Commit {
-		st.Message = fmt.Sprintf("rollback to %s awaiting approval #%d; %s", short(rb.DryRevision), ref.Number, st.Message)
+		st.Message = fmt.Sprintf("rollback to %s awaiting approval #%d; %s", fleetv1alpha1.ShortSHA(rb.DryRevision), ref.Number, st.Message)
 		return nil
 	}
 
@@ -163,22 +158,22 @@ func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, 
 			after[path] = data
 		}
 	}
-	title := fmt.Sprintf("gitfleet: roll back %s to %s", st.Name, short(rb.DryRevision))
+	title := fmt.Sprintf("gitfleet: roll back %s to %s", st.Name, fleetv1alpha1.ShortSHA(rb.DryRevision))
 	body := r.rollbackBody(p, st, promo, res.Commit, diffTrees(before, after))
 	pr, created, err := p.openOrUpdatePullRequest(ctx, gitsource.NewPullRequest{Title: title, Body: body, Head: headBranch, Base: st.Branch,
-		Labels: append([]string{RollbackLabel}, p.pipe.Spec.PullRequestLabels...)}, "rollback pull request")
+		Labels: append([]string{fleetv1alpha1.RollbackPullRequestLabel}, p.pipe.Spec.PullRequestLabels...)}, "rollback pull request")
 	if err != nil {
 		return err
 	}
 	if created {
-		r.event(p.pipe, corev1.EventTypeNormal, "RollbackProposed", "%s: rollback to %s proposed in #%d %s", st.Name, short(rb.DryRevision), pr.Number, pr.URL)
+		r.event(p.pipe, corev1.EventTypeNormal, "RollbackProposed", "%s: rollback to %s proposed in #%d %s", st.Name, fleetv1alpha1.ShortSHA(rb.DryRevision), pr.Number, pr.URL)
 	}
 	promo.Status.Phase = fleetv1alpha1.PromotionOpen
 	promo.Status.PullRequest = &fleetv1alpha1.PullRequestRef{Number: int32(pr.Number), URL: pr.URL, HeadBranch: headBranch, HeadCommit: res.Commit}
 	setCondition(promo, fleetv1alpha1.ReadyCondition, metav1.ConditionFalse, fleetv1alpha1.AwaitingApprovalReason, fmt.Sprintf("awaiting approval of #%d", pr.Number))
 	p.dirty[promo.Name] = true
 	st.Promotion = promo.Name
-	st.Message = fmt.Sprintf("rollback to %s awaiting approval #%d; %s", short(rb.DryRevision), pr.Number, st.Message)
+	st.Message = fmt.Sprintf("rollback to %s awaiting approval #%d; %s", fleetv1alpha1.ShortSHA(rb.DryRevision), pr.Number, st.Message)
 	return nil
 }
 
@@ -223,9 +218,9 @@ func (r *PipelineReconciler) followRollback(ctx context.Context, p *pipelinePass
 		if head, err := r.lsRemote(ctx, p, st.Branch); err == nil {
 			promo.Status.RenderedCommit = head
 		}
-		p.finishPromotion(promo, fleetv1alpha1.PromotionMerged, fmt.Sprintf("#%d merged: %s holds the tree of %s again", pr.Number, st.Branch, short(rb.RestoredCommit)))
-		st.Message = fmt.Sprintf("rolled back to %s by #%d; %s", short(rb.DryRevision), pr.Number, st.Message)
-		r.event(p.pipe, corev1.EventTypeNormal, "RolledBack", "%s: rolled back to %s by #%d", st.Name, short(rb.DryRevision), pr.Number)
+		p.finishPromotion(promo, fleetv1alpha1.PromotionMerged, fmt.Sprintf("#%d merged: %s holds the tree of %s again", pr.Number, st.Branch, fleetv1alpha1.ShortSHA(rb.RestoredCommit)))
+		st.Message = fmt.Sprintf("rolled back to %s by #%d; %s", fleetv1alpha1.ShortSHA(rb.DryRevision), pr.Number, st.Message)
+		r.event(p.pipe, corev1.EventTypeNormal, "RolledBack", "%s: rolled back to %s by #%d", st.Name, fleetv1alpha1.ShortSHA(rb.DryRevision), pr.Number)
 		ctrl.LoggerFrom(ctx).Info("rolled back", "stage", st.Name, "revision", rb.DryRevision, "pullRequest", pr.Number)
 	} else {
 		p.finishPromotion(promo, fleetv1alpha1.PromotionRejected, fmt.Sprintf("#%d was closed without merging", pr.Number))
@@ -265,7 +260,7 @@ func (r *PipelineReconciler) resolveRollback(ctx context.Context, p *pipelinePas
 	case len(matches) == 1:
 		target = matches[0].SHA
 	case strings.HasPrefix(revisionOf(hist.Head), to):
-		return nil, nil, fmt.Sprintf("%s already holds dry revision %s: nothing to roll back", st.Branch, short(revisionOf(hist.Head))), nil
+		return nil, nil, fmt.Sprintf("%s already holds dry revision %s: nothing to roll back", st.Branch, fleetv1alpha1.ShortSHA(revisionOf(hist.Head))), nil
 	default:
 		for _, c := range hist.Commits {
 			if c.Mainline && c.SHA != hist.Head && strings.HasPrefix(revisionOf(c.SHA), to) {
@@ -283,12 +278,12 @@ func (r *PipelineReconciler) resolveRollback(ctx context.Context, p *pipelinePas
 	}
 	dry := revisionOf(target)
 	if dry == "" {
-		return nil, nil, fmt.Sprintf("commit %s of %s has no readable %s: it is not a render of gitfleet and cannot be restored", short(target), st.Branch, hydrate.MetadataFile), nil
+		return nil, nil, fmt.Sprintf("commit %s of %s has no readable %s: it is not a render of gitfleet and cannot be restored", fleetv1alpha1.ShortSHA(target), st.Branch, hydrate.MetadataFile), nil
 	}
 	headTree, err1 := hist.Tree(hist.Head)
 	targetTree, err2 := hist.Tree(target)
 	if err1 == nil && err2 == nil && headTree == targetTree {
-		return nil, nil, fmt.Sprintf("%s already holds the tree of %s (dry revision %s): nothing to roll back", st.Branch, short(target), short(dry)), nil
+		return nil, nil, fmt.Sprintf("%s already holds the tree of %s (dry revision %s): nothing to roll back", st.Branch, fleetv1alpha1.ShortSHA(target), fleetv1alpha1.ShortSHA(dry)), nil
 	}
 	// What the branch holds now (the pipeline's status may not have seen a merge yet).
 	held := revisionOf(hist.Head)
@@ -337,7 +332,7 @@ func (r *PipelineReconciler) rollbackBody(p *pipelinePass, st *fleetv1alpha1.Sta
 		sourceURL = gitsource.RedactURL(p.source.Spec.URL)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Rolls stage **%s** back to dry revision %s: restores the rendered tree of `%s` on `%s`", st.Name, commitLink(sourceURL, rb.DryRevision), short(rb.RestoredCommit), st.Branch)
+	fmt.Fprintf(&b, "Rolls stage **%s** back to dry revision %s: restores the rendered tree of `%s` on `%s`", st.Name, commitLink(sourceURL, rb.DryRevision), fleetv1alpha1.ShortSHA(rb.RestoredCommit), st.Branch)
 	if rb.RolledBackRevision != "" {
 		fmt.Fprintf(&b, " (the stage holds %s)", commitLink(sourceURL, rb.RolledBackRevision))
 	}
@@ -347,17 +342,17 @@ func (r *PipelineReconciler) rollbackBody(p *pipelinePass, st *fleetv1alpha1.Sta
 	}
 	b.WriteString("Merging this pull request is the approval; closing it drops the rollback. Once merged, the pipeline does not propose ")
 	if rb.RolledBackRevision != "" {
-		fmt.Fprintf(&b, "%s ", short(rb.RolledBackRevision))
+		fmt.Fprintf(&b, "%s ", fleetv1alpha1.ShortSHA(rb.RolledBackRevision))
 	} else {
 		b.WriteString("the rolled-back revision ")
 	}
-	fmt.Fprintf(&b, "to %s again, nor %s to the stages after it; a newer revision is promoted as usual.\n\n", st.Name, short(rb.DryRevision))
+	fmt.Fprintf(&b, "to %s again, nor %s to the stages after it; a newer revision is promoted as usual.\n\n", st.Name, fleetv1alpha1.ShortSHA(rb.DryRevision))
 	if r.Snapshots != nil && p.source != nil && !r.Snapshots.Has(p.source.Namespace, p.source.Name, rb.DryRevision) {
 		fmt.Fprintf(&b, "> **Note:** the hub no longer stores dry revision %s; it fetches it again from the last %d commits of `%s` when it must render the stage (a cluster joins it). If it is older than that, the stage keeps this tree as is until a newer revision is promoted, and a cluster joining the stage gets nothing.\n\n",
-			short(rb.DryRevision), gitsource.DefaultHistoryDepth, p.source.Spec.Branch)
+			fleetv1alpha1.ShortSHA(rb.DryRevision), gitsource.DefaultHistoryDepth, p.source.Spec.Branch)
 	}
 	writeChanges(&b, changes)
-	fmt.Fprintf(&b, "\n<sub>gitfleet: head %s of `%s`, Promotion `%s`.</sub>\n", short(head), RollbackBranch(st.Name), promo.Name)
+	fmt.Fprintf(&b, "\n<sub>gitfleet: head %s of `%s`, Promotion `%s`.</sub>\n", fleetv1alpha1.ShortSHA(head), fleetv1alpha1.RollbackBranch(st.Name), promo.Name)
 	return b.String()
 }
 
@@ -430,7 +425,7 @@ func (p *pipelinePass) promotionRevisions() []string {
 			set[pr.Status.Rollback.DryRevision] = true
 		}
 	}
-	return sortedKeys(set)
+	return slices.Sorted(maps.Keys(set))
 }
 
 // cleanUpBranches deletes the pull request branches (gitfleet/promote/<stage>,
@@ -446,7 +441,7 @@ func (r *PipelineReconciler) cleanUpBranches(ctx context.Context, p *pipelinePas
 	for _, st := range p.pipe.Status.Stages {
 		moving[st.Name] = st.TargetRevision != ""
 	}
-	for _, name := range sortedKeys(p.promotions) {
+	for _, name := range slices.Sorted(maps.Keys(p.promotions)) {
 		pr := p.promotions[name]
 		ref := pr.Status.PullRequest
 		if ref == nil || ref.HeadBranch == "" || ref.HeadCommit == "" || pr.Status.CompletionTime == nil ||

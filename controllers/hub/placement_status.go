@@ -3,6 +3,8 @@ package hub
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -12,8 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
+	"github.com/gitfleet/gitfleet/hydrate"
 	"github.com/gitfleet/gitfleet/render"
 )
 
@@ -55,7 +57,7 @@ func PlacementStatus(p *fleetv1alpha1.Placement, pp *hydrate.PlacementPlan, comm
 	st.Clusters = nil
 	var selected, committed, applied, available, drifted int
 	var failures []string
-	for _, name := range sortedKeys(pp.Clusters) {
+	for _, name := range slices.Sorted(maps.Keys(pp.Clusters)) {
 		cp := pp.Clusters[name]
 		selected++
 		cs := old[name]
@@ -90,7 +92,7 @@ func PlacementStatus(p *fleetv1alpha1.Placement, pp *hydrate.PlacementPlan, comm
 				set(fleetv1alpha1.CommittedCondition, metav1.ConditionFalse, render.Reason(cp.Err), "the branch keeps the last good files until a render succeeds")
 				cs.RenderedCommit = c.commit
 			default:
-				set(fleetv1alpha1.CommittedCondition, metav1.ConditionTrue, fleetv1alpha1.SucceededReason, cp.Branch+"@"+short(c.commit))
+				set(fleetv1alpha1.CommittedCondition, metav1.ConditionTrue, fleetv1alpha1.SucceededReason, cp.Branch+"@"+fleetv1alpha1.ShortSHA(c.commit))
 				cs.RenderedCommit = c.commit
 				committed++
 			}
@@ -141,7 +143,7 @@ func agentConditions(set func(string, metav1.ConditionStatus, string, string), m
 		return 0, 0, 0
 	}
 	if mc.Status.AppliedCommit != commit {
-		set(fleetv1alpha1.AppliedCondition, metav1.ConditionFalse, fleetv1alpha1.ProgressingReason, "agent is at "+short(mc.Status.AppliedCommit)+", waiting for "+short(commit))
+		set(fleetv1alpha1.AppliedCondition, metav1.ConditionFalse, fleetv1alpha1.ProgressingReason, "agent is at "+fleetv1alpha1.ShortSHA(mc.Status.AppliedCommit)+", waiting for "+fleetv1alpha1.ShortSHA(commit))
 		return 0, 0, 0
 	}
 	var sum *fleetv1alpha1.PlacementApplySummary
@@ -151,13 +153,13 @@ func agentConditions(set func(string, metav1.ConditionStatus, string, string), m
 		}
 	}
 	if sum == nil {
-		set(fleetv1alpha1.AppliedCondition, metav1.ConditionTrue, fleetv1alpha1.AgentReportedReason, "applied "+short(commit))
+		set(fleetv1alpha1.AppliedCondition, metav1.ConditionTrue, fleetv1alpha1.AgentReportedReason, "applied "+fleetv1alpha1.ShortSHA(commit))
 		return 1, 0, 0
 	}
 	if sum.Failed > 0 {
 		set(fleetv1alpha1.AppliedCondition, metav1.ConditionFalse, fleetv1alpha1.ApplyFailedReason, fmt.Sprintf("%d of %d objects failed to apply", sum.Failed, sum.Objects))
 	} else {
-		set(fleetv1alpha1.AppliedCondition, metav1.ConditionTrue, fleetv1alpha1.AgentReportedReason, fmt.Sprintf("%d objects applied at %s", sum.Objects, short(commit)))
+		set(fleetv1alpha1.AppliedCondition, metav1.ConditionTrue, fleetv1alpha1.AgentReportedReason, fmt.Sprintf("%d objects applied at %s", sum.Objects, fleetv1alpha1.ShortSHA(commit)))
 		applied = 1
 	}
 	if sum.Healthy {
@@ -185,7 +187,7 @@ func decisionReason(pp *hydrate.PlacementPlan, cluster string) string {
 }
 
 func firstReason(pp *hydrate.PlacementPlan) string {
-	for _, name := range sortedKeys(pp.Clusters) {
+	for _, name := range slices.Sorted(maps.Keys(pp.Clusters)) {
 		if err := pp.Clusters[name].Err; err != nil {
 			return render.Reason(err)
 		}

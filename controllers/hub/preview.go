@@ -23,14 +23,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/hydrate"
 )
-
-// RenderContext is the commit status the hub posts on the head of a pull request into a
-// GitSource's branch when spec.previewPullRequests is on.
-const RenderContext = "gitfleet/render"
 
 // previewMarker starts every preview comment, so people and tools can find them.
 const previewMarker = "<!-- gitfleet:render -->"
@@ -202,7 +198,9 @@ func (r *PreviewReconciler) forge(ctx context.Context, src *fleetv1alpha1.GitSou
 
 // statusSuffix names what a preview compared with: "(vs main@1a2b3c4)", the branch head
 // or the merge base.
-func statusSuffix(branch, base string) string { return fmt.Sprintf("(vs %s@%s)", branch, short(base)) }
+func statusSuffix(branch, base string) string {
+	return fmt.Sprintf("(vs %s@%s)", branch, fleetv1alpha1.ShortSHA(base))
+}
 
 // alreadyReported reads the pull request head's gitfleet/render status: a final one
 // against the same branch head means another pass (before a restart) reported it. A
@@ -213,7 +211,7 @@ func (r *PreviewReconciler) alreadyReported(ctx context.Context, forge gitsource
 		return false, forgeError(fmt.Sprintf("reading the statuses of #%d", pr.Number), err)
 	}
 	for _, st := range cs.Statuses {
-		if st.Context != RenderContext {
+		if st.Context != fleetv1alpha1.RenderStatusContext {
 			continue
 		}
 		if st.State != gitsource.StatePending {
@@ -230,11 +228,11 @@ func (r *PreviewReconciler) alreadyReported(ctx context.Context, forge gitsource
 // that cannot be rendered (bad YAML, a template error) is reported as a failure, not
 // returned: only failures to reach Git or the forge are errors.
 func (r *PreviewReconciler) preview(ctx context.Context, forge gitsource.Forge, src *fleetv1alpha1.GitSource, pr *gitsource.PullRequest, base string, baseOf func() (*previewBase, error)) error {
-	log := ctrl.LoggerFrom(ctx).WithValues("pullRequest", pr.Number, "head", short(pr.HeadSHA))
+	log := ctrl.LoggerFrom(ctx).WithValues("pullRequest", pr.Number, "head", fleetv1alpha1.ShortSHA(pr.HeadSHA))
 	suffix := statusSuffix(src.Spec.Branch, base) // or the merge base, once known
 	report := func(sha string, state gitsource.CommitState, desc string) error {
-		if err := forge.SetStatus(ctx, sha, gitsource.CommitStatus{Context: RenderContext, State: state, Description: outcome.Truncate(desc+" "+suffix, 140)}); err != nil {
-			return forgeError(fmt.Sprintf("posting %s on #%d", RenderContext, pr.Number), err)
+		if err := forge.SetStatus(ctx, sha, gitsource.CommitStatus{Context: fleetv1alpha1.RenderStatusContext, State: state, Description: outcome.Truncate(desc+" "+suffix, 140)}); err != nil {
+			return forgeError(fmt.Sprintf("posting %s on #%d", fleetv1alpha1.RenderStatusContext, pr.Number), err)
 		}
 		return nil
 	}
@@ -282,7 +280,7 @@ func (r *PreviewReconciler) preview(ctx context.Context, forge gitsource.Forge, 
 	var problems []string
 	switch {
 	case b.err != nil:
-		problems = append(problems, fmt.Sprintf("%s at %s itself does not render: %v", src.Spec.Branch, short(against), b.err))
+		problems = append(problems, fmt.Sprintf("%s at %s itself does not render: %v", src.Spec.Branch, fleetv1alpha1.ShortSHA(against), b.err))
 	case after.err != nil:
 		problems = append(problems, after.err.Error())
 	default:
@@ -295,9 +293,9 @@ func (r *PreviewReconciler) preview(ctx context.Context, forge gitsource.Forge, 
 	state, desc := gitsource.StateSuccess, "no cluster changes"
 	switch {
 	case len(problems) > 0:
-		state, desc = gitsource.StateFailure, fmt.Sprintf("%d %s failed", len(problems), plural(len(problems), "render"))
+		state, desc = gitsource.StateFailure, fmt.Sprintf("%d %s failed", len(problems), fleetv1alpha1.Plural(len(problems), "render", "renders"))
 	case len(changes) > 0:
-		desc = fmt.Sprintf("%d %s %s", len(changes), plural(len(changes), "cluster"), map[bool]string{true: "changes", false: "change"}[len(changes) == 1])
+		desc = fmt.Sprintf("%d %s", len(changes), fleetv1alpha1.Plural(len(changes), "cluster changes", "clusters change"))
 	}
 	if _, done := r.commented.Load(head); !done {
 		body := previewBody(src, against, head, against != base, problems, changes)
@@ -311,11 +309,11 @@ func (r *PreviewReconciler) preview(ctx context.Context, forge gitsource.Forge, 
 	}
 	if head != pr.HeadSHA {
 		// The pull request moved while it was rendered: its old head is not left pending.
-		_ = report(pr.HeadSHA, gitsource.StateSuccess, "superseded by "+short(head))
+		_ = report(pr.HeadSHA, gitsource.StateSuccess, "superseded by "+fleetv1alpha1.ShortSHA(head))
 	}
 	log.Info("previewed pull request", "state", state, "result", desc, "duration", r.Clock.Now().Sub(start).Round(time.Millisecond).String())
 	if r.Recorder != nil {
-		r.Recorder.Eventf(src, nil, corev1.EventTypeNormal, "PullRequestPreviewed", "Preview", "#%d at %s: %s %s", pr.Number, short(head), desc, suffix)
+		r.Recorder.Eventf(src, nil, corev1.EventTypeNormal, "PullRequestPreviewed", "Preview", "#%d at %s: %s %s", pr.Number, fleetv1alpha1.ShortSHA(head), desc, suffix)
 	}
 	return nil
 }
@@ -369,7 +367,7 @@ func (r *PreviewReconciler) renderBase(ctx context.Context, src *fleetv1alpha1.G
 func clusterFiles(plan *hydrate.Plan, src hydrate.SourceRef, current map[string][]byte) map[string][]byte {
 	out := map[string][]byte{}
 	for _, b := range plan.Branches {
-		for p, data := range b.Desired(current, src, ToolVersions()) {
+		for p, data := range b.Desired(current, src, hydrate.ToolVersions()) {
 			if strings.HasPrefix(p, hydrate.ClustersDir) {
 				out[p] = data
 			}
@@ -391,7 +389,7 @@ func previewBody(src *fleetv1alpha1.GitSource, against, head string, behind bool
 	}
 	b.WriteString(" Every stage gets this change in turn.\n\n")
 	if len(problems) > 0 {
-		fmt.Fprintf(&b, "**%d %s failed** — merging this would leave the affected clusters at their last good render:\n\n", len(problems), plural(len(problems), "render"))
+		fmt.Fprintf(&b, "**%d %s failed** — merging this would leave the affected clusters at their last good render:\n\n", len(problems), fleetv1alpha1.Plural(len(problems), "render", "renders"))
 		for i, p := range problems {
 			if i == maxClustersShown {
 				fmt.Fprintf(&b, "- … %d more\n", len(problems)-i)

@@ -94,8 +94,8 @@ func TestPullRequestPreview(t *testing.T) {
 			t.Errorf("comments = %d, the last:\n%s\nwant a second one naming the failed renders of hello", len(comments), comments[len(comments)-1].Body)
 		}
 		// The first head's report stays; nothing is posted twice for it.
-		if sts := gh.Statuses("fleet/config", head1); countContext(sts, hub.RenderContext) != 2 {
-			t.Errorf("%d gitfleet/render statuses on the first head, want 2 (pending, success)", countContext(sts, hub.RenderContext))
+		if sts := gh.Statuses("fleet/config", head1); countContext(sts, fleetv1alpha1.RenderStatusContext) != 2 {
+			t.Errorf("%d gitfleet/render statuses on the first head, want 2 (pending, success)", countContext(sts, fleetv1alpha1.RenderStatusContext))
 		}
 	})
 
@@ -104,14 +104,14 @@ func TestPullRequestPreview(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := countContext(gh.Statuses("fleet/config", head2), hub.RenderContext)
+		before := countContext(gh.Statuses("fleet/config", head2), fleetv1alpha1.RenderStatusContext)
 		base2 := h.push(t, gitserver.Commit{Files: map[string]string{"NOTES.md": "unrelated\n"}})
 		NewWithT(t).Eventually(func(g Gomega) {
-			g.Expect(countContext(gh.Statuses("fleet/config", head2), hub.RenderContext)).To(BeNumerically(">=", before+2),
-				"%s statuses on %s (%d before main moved to %s)", hub.RenderContext, head2[:7], before, base2[:7])
+			g.Expect(countContext(gh.Statuses("fleet/config", head2), fleetv1alpha1.RenderStatusContext)).To(BeNumerically(">=", before+2),
+				"%s statuses on %s (%d before main moved to %s)", fleetv1alpha1.RenderStatusContext, head2[:7], before, base2[:7])
 		}).WithTimeout(60 * time.Second).Should(Succeed())
 		// The pull request left main at base: main's newer commits are not its changes.
-		waitForgeStatus(t, gh, head2, hub.RenderContext, And(HaveField("State", "failure"), HaveField("Description", HaveSuffix("(vs main@"+base[:7]+")"))))
+		waitForgeStatus(t, gh, head2, fleetv1alpha1.RenderStatusContext, And(HaveField("State", "failure"), HaveField("Description", HaveSuffix("(vs main@"+base[:7]+")"))))
 		if n := len(gh.Comments("fleet/config", pr.Number)); n != 2 {
 			t.Errorf("%d comments after main moved, want still 2 (one per head commit)", n)
 		}
@@ -152,8 +152,8 @@ func TestPullRequestPreview(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Three polls.
-		NewWithT(t).Consistently(func() int { return countContext(gh.Statuses("fleet/config", other), hub.RenderContext) }).WithTimeout(3*time.Second).
-			Should(BeZero(), "%s statuses on a pull request into env/dev", hub.RenderContext)
+		NewWithT(t).Consistently(func() int { return countContext(gh.Statuses("fleet/config", other), fleetv1alpha1.RenderStatusContext) }).WithTimeout(3*time.Second).
+			Should(BeZero(), "%s statuses on a pull request into env/dev", fleetv1alpha1.RenderStatusContext)
 		after, err := h.git.Branches(ctx, "fleet")
 		if err != nil {
 			t.Fatal(err)
@@ -168,7 +168,7 @@ func TestPullRequestPreview(t *testing.T) {
 
 func waitRenderStatus(t *testing.T, gh *forge.Server, sha, state string) forge.Status {
 	t.Helper()
-	return waitForgeStatus(t, gh, sha, hub.RenderContext, HaveField("State", state))
+	return waitForgeStatus(t, gh, sha, fleetv1alpha1.RenderStatusContext, HaveField("State", state))
 }
 
 func countContext(sts []forge.Status, context string) int {

@@ -93,8 +93,8 @@ func TestPullRequestPromotion(t *testing.T) {
 		if fmt.Sprint(pr1.Labels) != "[gitfleet/promotion release]" {
 			t.Errorf("labels = %v, want [gitfleet/promotion release]", pr1.Labels)
 		}
-		if st, ok := gh.LatestStatus("fleet/config", pr1.HeadSHA, hub.GatePreviousStageContext); !ok || st.State != "success" {
-			t.Errorf("%s on the pull request head = %+v (found %v), want success", hub.GatePreviousStageContext, st, ok)
+		if st, ok := gh.LatestStatus("fleet/config", pr1.HeadSHA, fleetv1alpha1.GatePreviousStageStatusContext); !ok || st.State != "success" {
+			t.Errorf("%s on the pull request head = %+v (found %v), want success", fleetv1alpha1.GatePreviousStageStatusContext, st, ok)
 		}
 		h.waitStatus(t, gh, rev1, "gitfleet/stage/dev", "success", "dev: 2/2 clusters healthy")
 		h.waitStatus(t, gh, rev1, "gitfleet/stage/prod", "pending", "prod: awaiting approval #1")
@@ -207,7 +207,7 @@ func TestPullRequestPromotion(t *testing.T) {
 
 	t.Run("finished promotions past the history limit are deleted", func(t *testing.T) {
 		var list fleetv1alpha1.PromotionList
-		if err := h.c.List(ctx, &list, client.InNamespace(h.ns), client.MatchingLabels{hub.StageLabel: "prod"}); err != nil {
+		if err := h.c.List(ctx, &list, client.InNamespace(h.ns), client.MatchingLabels{fleetv1alpha1.StageLabel: "prod"}); err != nil {
 			t.Fatal(err)
 		}
 		var names []string

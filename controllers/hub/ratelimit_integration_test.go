@@ -165,14 +165,14 @@ func TestPromotionRateLimits(t *testing.T) {
 			t.Fatalf("prod's pull request opened only after the reset (%s, 20 s after the first refused status): the rate-limited status held the promotion up", reset.Format(time.RFC3339))
 		}
 		ready := h.waitPipelineReady(t, "False", fleetv1alpha1.ForgeRateLimitedReason)
-		if !strings.Contains(ready.Message, "posting "+hub.StageContextPrefix) {
+		if !strings.Contains(ready.Message, "posting "+fleetv1alpha1.StageStatusContextPrefix) {
 			t.Errorf("Ready message = %q, want the status post named", ready.Message)
 		}
 		pr2, _ := gh.PullRequest("fleet/config", 2)
 		if p := h.promotion(t, promo2); p.Status.PullRequest == nil || p.Status.PullRequest.Number != 2 || p.Status.PullRequest.HeadCommit != pr2.HeadSHA {
 			t.Errorf("Promotion %s = %+v, want Open with #2 at %s", promo2, p.Status, pr2.HeadSHA)
 		}
-		if _, ok := gh.LatestStatus("fleet/config", rev2, hub.StageContextPrefix+"dev"); ok {
+		if _, ok := gh.LatestStatus("fleet/config", rev2, fleetv1alpha1.StageStatusContextPrefix+"dev"); ok {
 			t.Errorf("a status was recorded on %s under the rate limit", rev2[:7])
 		}
 
@@ -180,8 +180,8 @@ func TestPromotionRateLimits(t *testing.T) {
 			Should(BeEmpty(), "statuses on %s before the reset", rev2[:7])
 		gh.ClearFaults()
 		start := time.Now()
-		h.waitStatus(t, gh, rev2, hub.StageContextPrefix+"dev", "success", "dev: 2/2 clusters healthy")
-		h.waitStatus(t, gh, rev2, hub.StageContextPrefix+"prod", "pending", "prod: awaiting approval #2")
+		h.waitStatus(t, gh, rev2, fleetv1alpha1.StageStatusContextPrefix+"dev", "success", "dev: 2/2 clusters healthy")
+		h.waitStatus(t, gh, rev2, fleetv1alpha1.StageStatusContextPrefix+"prod", "pending", "prod: awaiting approval #2")
 		t.Logf("reset → statuses on %s posted: %s", rev2[:7], time.Since(start).Round(10*time.Millisecond))
 		h.waitPipelineReady(t, "True", fleetv1alpha1.SucceededReason)
 		if p := h.promotion(t, promo2); p.Status.Phase != fleetv1alpha1.PromotionOpen || p.Status.PullRequest == nil || p.Status.PullRequest.Number != 2 {

@@ -163,7 +163,7 @@ func TestRollback(t *testing.T) {
 	var forced *fleetv1alpha1.Promotion
 	t.Run("gitfleet promote --skip-gates brings the rolled-back revision back by pull request", func(t *testing.T) {
 		forced = &fleetv1alpha1.Promotion{
-			ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, GenerateName: hub.PromotionName("release", "prod", rev2) + "-"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, GenerateName: fleetv1alpha1.PromotionName("release", "prod", rev2) + "-"},
 			Spec: fleetv1alpha1.PromotionSpec{PipelineRef: fleetv1alpha1.LocalObjectReference{Name: "release"}, Stage: "prod", FromStage: "staging",
 				DryRevision: rev2, SkipGates: true, SkipGatesReason: "v2 fixed by a config change"},
 		}
@@ -179,7 +179,7 @@ func TestRollback(t *testing.T) {
 		if pr.State != "open" || !strings.Contains(pr.Title, rev2[:7]) || !strings.Contains(pr.Body, "+  greeting: hello v2") {
 			t.Errorf("pull request #%d = %s %q, want open, carrying %s:\n%s", pr.Number, pr.State, pr.Title, rev2[:7], pr.Body)
 		}
-		if old := h.promotion(t, hub.PromotionName("release", "prod", rev2)); old.Status.Phase != fleetv1alpha1.PromotionMerged || old.Status.PullRequest.Number != 2 {
+		if old := h.promotion(t, fleetv1alpha1.PromotionName("release", "prod", rev2)); old.Status.Phase != fleetv1alpha1.PromotionMerged || old.Status.PullRequest.Number != 2 {
 			t.Errorf("the first attempt of %s = %s #%d, want it kept as Merged #2", rev2[:7], old.Status.Phase, old.Status.PullRequest.Number)
 		}
 	})
@@ -264,7 +264,7 @@ func (h *hubEnv) requestRollback(t *testing.T, stage, to, reason string) *fleetv
 	t.Helper()
 	promo := &fleetv1alpha1.Promotion{
 		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, GenerateName: "release-" + stage + "-rollback-",
-			Labels: map[string]string{hub.PipelineLabel: "release", hub.StageLabel: stage}},
+			Labels: map[string]string{fleetv1alpha1.PipelineLabel: "release", fleetv1alpha1.StageLabel: stage}},
 		Spec: fleetv1alpha1.PromotionSpec{PipelineRef: fleetv1alpha1.LocalObjectReference{Name: "release"}, Stage: stage,
 			Rollback: &fleetv1alpha1.RollbackSpec{To: to, Reason: reason}},
 	}

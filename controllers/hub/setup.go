@@ -11,8 +11,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/hydrate"
 	"github.com/gitfleet/gitfleet/render"
 )
 
@@ -80,7 +80,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	hydrationEvents := make(chan event.GenericEvent, 64)
 	hydration := &HydrationReconciler{
 		Client: c, Snapshots: snaps, Writer: writer, Renderer: o.Renderer,
-		Versions: ToolVersions(), Clock: o.Clock, Recorder: mgr.GetEventRecorder("gitfleet-hub"), Metrics: o.Metrics,
+		Versions: hydrate.ToolVersions(), Clock: o.Clock, Recorder: mgr.GetEventRecorder("gitfleet-hub"), Metrics: o.Metrics,
 		Committer: o.Committer, PipelineEvents: pipelineEvents, Events: hydrationEvents,
 	}
 	if err := hydration.SetupWithManager(ctx, mgr); err != nil {
@@ -112,14 +112,4 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		}
 	}
 	return nil
-}
-
-// Version is gitfleet's version, set at build time with
-// -ldflags "-X github.com/gitfleet/gitfleet/controllers/hub.Version=v0.1.0".
-var Version = "v0.1.0-dev"
-
-// ToolVersions are the versions recorded in every branch's gitfleet.json: gitfleet's own
-// and the Helm and kustomize libraries it renders with (pinned in go.mod).
-func ToolVersions() hydrate.Versions {
-	return hydrate.Versions{Gitfleet: Version, Helm: "v3.22.0", Kustomize: "v0.21.2"}
 }

@@ -70,7 +70,7 @@ func TestMergedStageBranchIsNotRenderedBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitStage(t, "prod", And(HaveField("CurrentRevision", rev2), HaveField("TargetRevision", "")))
-	h.waitPromotion(t, hub.PromotionName("release", "prod", rev2), fleetv1alpha1.PromotionMerged)
+	h.waitPromotion(t, fleetv1alpha1.PromotionName("release", "prod", rev2), fleetv1alpha1.PromotionMerged)
 }
 
 // TestLostRevisionIsRestored: the hub restarted on an empty data dir (an emptyDir volume)

@@ -124,12 +124,7 @@ func (h *WebhookReceiver) requestPipelines(ctx context.Context, ns string) error
 // reconcile` and `gitfleet` commands do.
 func RequestReconcile(ctx context.Context, c client.Client, obj client.Object, now time.Time) error {
 	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
-	ann := obj.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	ann[fleetv1alpha1.ReconcileRequestAnnotation] = now.UTC().Format(time.RFC3339Nano)
-	obj.SetAnnotations(ann)
+	fleetv1alpha1.RequestReconcile(obj, now)
 	return c.Patch(ctx, obj, patch)
 }
 

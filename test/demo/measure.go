@@ -40,7 +40,7 @@ type Promotion struct {
 }
 
 // envMetadata is what the checks read of an env commit's gitfleet.json
-// (controllers/hub/hydrate.Metadata).
+// (hydrate.Metadata).
 type envMetadata struct {
 	Source struct {
 		Commit string `json:"commit"`
@@ -159,21 +159,21 @@ func (p *Promotion) applied(ctx context.Context, stage string) (bool, string) {
 	}
 	meta, err := p.metadata(ctx, head)
 	if err != nil {
-		return false, fmt.Sprintf("%s at %s: gitfleet.json: %v", branch, short(head), err)
+		return false, fmt.Sprintf("%s at %s: gitfleet.json: %v", branch, fleetv1alpha1.ShortSHA(head), err)
 	}
 	if meta.Source.Commit != p.Revision {
-		return false, fmt.Sprintf("%s at %s, rendered from %s, not %s yet", branch, short(head), short(meta.Source.Commit), short(p.Revision))
+		return false, fmt.Sprintf("%s at %s, rendered from %s, not %s yet", branch, fleetv1alpha1.ShortSHA(head), fleetv1alpha1.ShortSHA(meta.Source.Commit), fleetv1alpha1.ShortSHA(p.Revision))
 	}
 	if len(meta.Clusters) == 0 {
-		return false, fmt.Sprintf("%s at %s names no clusters", branch, short(head))
+		return false, fmt.Sprintf("%s at %s names no clusters", branch, fleetv1alpha1.ShortSHA(head))
 	}
 	statuses, err := p.statuses(ctx, head)
 	if err != nil {
-		return false, fmt.Sprintf("%s at %s: commit statuses: %v", branch, short(head), err)
+		return false, fmt.Sprintf("%s at %s: commit statuses: %v", branch, fleetv1alpha1.ShortSHA(head), err)
 	}
 	var waiting []string
 	for _, name := range sortedNames(meta.Clusters) {
-		if st := statuses["gitfleet/cluster/"+name]; st.Status != "success" {
+		if st := statuses[fleetv1alpha1.ClusterStatusContext(name)]; st.Status != "success" {
 			waiting = append(waiting, fmt.Sprintf("%s status %q %q", name, st.Status, st.Description))
 			continue
 		}
@@ -186,9 +186,9 @@ func (p *Promotion) applied(ctx context.Context, stage string) (bool, string) {
 		}
 	}
 	if len(waiting) > 0 {
-		return false, fmt.Sprintf("%s at %s (from %s): %s", branch, short(head), short(p.Revision), strings.Join(waiting, ", "))
+		return false, fmt.Sprintf("%s at %s (from %s): %s", branch, fleetv1alpha1.ShortSHA(head), fleetv1alpha1.ShortSHA(p.Revision), strings.Join(waiting, ", "))
 	}
-	return true, fmt.Sprintf("%s at %s (from %s): %s: status success, applied, rolled out", branch, short(head), short(p.Revision), strings.Join(sortedNames(meta.Clusters), ", "))
+	return true, fmt.Sprintf("%s at %s (from %s): %s: status success, applied, rolled out", branch, fleetv1alpha1.ShortSHA(head), fleetv1alpha1.ShortSHA(p.Revision), strings.Join(sortedNames(meta.Clusters), ", "))
 }
 
 // memberApplied looks at a member's API server: its ClusterSync applied head and is Ready,
@@ -203,7 +203,7 @@ func memberApplied(ctx context.Context, m Member, head string) string {
 		return "ClusterSync: " + err.Error()
 	}
 	if cs.Status.AppliedCommit != head {
-		return "applied " + short(cs.Status.AppliedCommit)
+		return "applied " + fleetv1alpha1.ShortSHA(cs.Status.AppliedCommit)
 	}
 	if ready := apimeta.FindStatusCondition(cs.Status.Conditions, fleetv1alpha1.ReadyCondition); ready == nil || ready.Status != metav1.ConditionTrue {
 		return "ClusterSync not Ready"
@@ -245,20 +245,20 @@ func (p *Promotion) pullRequest(ctx context.Context, stage string) (bool, string
 		if pr.Base.Ref != branch {
 			continue
 		}
-		if !strings.Contains(pr.Title, short(p.Revision)) {
-			seen = append(seen, fmt.Sprintf("#%d %q does not name %s yet", pr.Number, pr.Title, short(p.Revision)))
+		if !strings.Contains(pr.Title, fleetv1alpha1.ShortSHA(p.Revision)) {
+			seen = append(seen, fmt.Sprintf("#%d %q does not name %s yet", pr.Number, pr.Title, fleetv1alpha1.ShortSHA(p.Revision)))
 			continue
 		}
 		meta, err := p.metadata(ctx, pr.Head.Sha)
 		if err != nil {
-			seen = append(seen, fmt.Sprintf("#%d head %s: gitfleet.json: %v", pr.Number, short(pr.Head.Sha), err))
+			seen = append(seen, fmt.Sprintf("#%d head %s: gitfleet.json: %v", pr.Number, fleetv1alpha1.ShortSHA(pr.Head.Sha), err))
 			continue
 		}
 		if meta.Source.Commit != p.Revision {
-			seen = append(seen, fmt.Sprintf("#%d head %s rendered from %s, not %s yet", pr.Number, short(pr.Head.Sha), short(meta.Source.Commit), short(p.Revision)))
+			seen = append(seen, fmt.Sprintf("#%d head %s rendered from %s, not %s yet", pr.Number, fleetv1alpha1.ShortSHA(pr.Head.Sha), fleetv1alpha1.ShortSHA(meta.Source.Commit), fleetv1alpha1.ShortSHA(p.Revision)))
 			continue
 		}
-		return true, fmt.Sprintf("#%d %q, head %s", pr.Number, pr.Title, short(pr.Head.Sha))
+		return true, fmt.Sprintf("#%d %q, head %s", pr.Number, pr.Title, fleetv1alpha1.ShortSHA(pr.Head.Sha))
 	}
 	if len(seen) == 0 {
 		return false, "no open pull request into " + branch

@@ -145,7 +145,7 @@ func (d *Demo) waitApplied(ctx context.Context, name string) error {
 			return false, err
 		}
 		ready := apimeta.FindStatusCondition(cs.Status.Conditions, fleetv1alpha1.ReadyCondition)
-		last = fmt.Sprintf("%s is at %s; %s's ClusterSync applied %s, summary %q", branch, short(head), name, short(cs.Status.AppliedCommit), cs.Status.Summary)
+		last = fmt.Sprintf("%s is at %s; %s's ClusterSync applied %s, summary %q", branch, fleetv1alpha1.ShortSHA(head), name, fleetv1alpha1.ShortSHA(cs.Status.AppliedCommit), cs.Status.Summary)
 		if ready != nil {
 			last += fmt.Sprintf(", Ready=%s (%s)", ready.Status, ready.Message)
 		}
@@ -156,7 +156,7 @@ func (d *Demo) waitApplied(ctx context.Context, name string) error {
 	}
 	d.say("%s", last)
 	if d.Gitea != nil {
-		d.say("commit status gitfleet/cluster/%s on %s: %s", name, branch, d.giteaStatus(ctx, applied, "gitfleet/cluster/"+name))
+		d.say("commit status gitfleet/cluster/%s on %s: %s", name, branch, d.giteaStatus(ctx, applied, fleetv1alpha1.ClusterStatusContext(name)))
 		d.say("look: %s%s/commits/branch/%s", d.Gitea.URL, d.Repo, branch)
 	}
 	d.say("look: kubectl --kubeconfig %s get clustersync -n %s fleet -o yaml", m.Cluster.Kubeconfig, AgentNamespace)
@@ -221,13 +221,6 @@ func poll(ctx context.Context, check func() (bool, error)) error {
 		case <-time.After(pollInterval):
 		}
 	}
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }
 
 // PrintStatus runs `gitfleet status` against the hub and prints its table.

@@ -3,6 +3,8 @@ package manifest
 import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gitfleet/gitfleet/api/v1alpha1"
 )
 
 // Phase is a step of the apply order. Objects of one phase may be applied concurrently;
@@ -49,15 +51,6 @@ func (p Phase) String() string {
 var (
 	crdKind       = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}
 	namespaceKind = schema.GroupKind{Kind: "Namespace"}
-	admission     = map[schema.GroupKind]bool{
-		{Group: "admissionregistration.k8s.io", Kind: "MutatingWebhookConfiguration"}:     true,
-		{Group: "admissionregistration.k8s.io", Kind: "ValidatingWebhookConfiguration"}:   true,
-		{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicy"}:        true,
-		{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicyBinding"}: true,
-		{Group: "admissionregistration.k8s.io", Kind: "MutatingAdmissionPolicy"}:          true,
-		{Group: "admissionregistration.k8s.io", Kind: "MutatingAdmissionPolicyBinding"}:   true,
-		{Group: "apiregistration.k8s.io", Kind: "APIService"}:                             true,
-	}
 )
 
 // IsCRD reports whether gk is CustomResourceDefinition.
@@ -74,7 +67,7 @@ func FixedPhase(gk schema.GroupKind) (Phase, bool) {
 		return PhaseCRDs, true
 	case gk == namespaceKind:
 		return PhaseNamespaces, true
-	case admission[gk]:
+	case v1alpha1.IsAdmissionKind(gk):
 		return PhaseAdmission, true
 	}
 	return 0, false

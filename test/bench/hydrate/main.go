@@ -22,9 +22,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gitfleet/gitfleet/controllers/hub"
-	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
 	"github.com/gitfleet/gitfleet/gitsource"
+	"github.com/gitfleet/gitfleet/hydrate"
 	"github.com/gitfleet/gitfleet/render"
 	"github.com/gitfleet/gitfleet/test/binaries"
 	"github.com/gitfleet/gitfleet/test/gitserver"
@@ -164,7 +163,7 @@ func writeAll(ctx context.Context, w *gitsource.Writer, url string, plan *hydrat
 		var sz int64
 		_, err := w.Write(ctx, gitsource.WriteRequest{URL: url, Branch: name, Scope: hydrate.Scope,
 			Update: func(cur map[string][]byte) (map[string][]byte, error) {
-				out := b.Desired(cur, hydrate.SourceRef{Repository: "bench", Branch: "main", Commit: sha}, hub.ToolVersions())
+				out := b.Desired(cur, hydrate.SourceRef{Repository: "bench", Branch: "main", Commit: sha}, hydrate.ToolVersions())
 				n, sz = len(out), 0
 				for _, d := range out {
 					sz += int64(len(d))

@@ -17,8 +17,12 @@ import (
 	"github.com/gitfleet/gitfleet/scheduler/property"
 )
 
-// DefaultStage is the stage of placements without a pipeline; its branch is env/default.
+// DefaultStage is the stage of placements without a pipeline; its branch is
+// DefaultBranch.
 const DefaultStage = "default"
+
+// DefaultBranch is the branch of the default stage, env/default.
+const DefaultBranch = fleetv1alpha1.EnvBranchPrefix + DefaultStage
 
 // Fleet is everything one source's hydration reads.
 type Fleet struct {
@@ -111,120 +115,181 @@ type Pair struct{ Cluster, Placement string }
 func (p Pair) Dir() string { return render.PlacementDir(p.Cluster, p.Placement) }
 
 // Hydrate schedules and renders every placement of the fleet. An error of one placement
-// or one cluster is recorded in the plan and never stops the others.
+// or one cluster is recorded in the plan and never stops the others. It runs in phases:
+// schedule the placements, load their sources, pair each placement with the clusters
+// (and branches) it goes to, render the pairs, and assemble the branches.
 func Hydrate(ctx context.Context, f *Fleet, r *render.Renderer) *Plan {
+	h := newHydration(f)
 	plan := &Plan{Placements: map[string]*PlacementPlan{}, Branches: map[string]*Branch{}}
-	pipelines := map[string]*fleetv1alpha1.Pipeline{}
-	for i := range f.Pipelines {
-		pipelines[f.Pipelines[i].Name] = &f.Pipelines[i]
-	}
-	clusters := map[string]*fleetv1alpha1.MemberCluster{}
-	for i := range f.Clusters {
-		clusters[f.Clusters[i].Name] = &f.Clusters[i]
-	}
+	loads := h.schedule(plan)
+	h.load(ctx, r, loads)
+	jobs := h.pair(loads)
+	h.render(ctx, jobs)
+	plan.assemble(jobs)
+	return plan
+}
 
-	type job struct {
-		pp  *PlacementPlan
-		cp  *ClusterPlan
-		src *render.Source
-		rc  render.Cluster
-		key string
+// hydration is one Hydrate call: the fleet, its pipelines and clusters by name, and how
+// many renders may run at once.
+type hydration struct {
+	f         *Fleet
+	pipelines map[string]*fleetv1alpha1.Pipeline
+	clusters  map[string]*fleetv1alpha1.MemberCluster
+	workers   int
+}
+
+// placementLoad is a scheduled placement and its source, once loaded.
+type placementLoad struct {
+	pp   *PlacementPlan
+	keys placementKeys
+	in   render.Input
+	src  *render.Source
+	err  error
+}
+
+// pairJob is one placement on one cluster of a branch. It is rendered when src is set;
+// without src (its source failed to load) the branch keeps the pair's last good files.
+type pairJob struct {
+	pp  *PlacementPlan
+	cp  *ClusterPlan
+	src *render.Source
+	rc  render.Cluster
+	key string
+}
+
+func newHydration(f *Fleet) *hydration {
+	h := &hydration{f: f, pipelines: map[string]*fleetv1alpha1.Pipeline{}, clusters: map[string]*fleetv1alpha1.MemberCluster{}, workers: f.Workers}
+	for i := range f.Pipelines {
+		h.pipelines[f.Pipelines[i].Name] = &f.Pipelines[i]
 	}
-	var jobs []job
-	type load struct {
-		pp   *PlacementPlan
-		keys placementKeys
-		in   render.Input
-		src  *render.Source
-		err  error
+	for i := range f.Clusters {
+		h.clusters[f.Clusters[i].Name] = &f.Clusters[i]
 	}
-	var loads []*load
-	snapshot := scheduler.NewFleet(f.Clusters)
-	facts := map[string]string{}
-	for i := range f.Placements {
-		p := &f.Placements[i]
+	if h.workers <= 0 {
+		h.workers = runtime.GOMAXPROCS(0)
+	}
+	return h
+}
+
+// schedule records a PlacementPlan for every placement and schedules those that are not
+// suspended and whose pipeline exists (a missing pipeline or a scheduling error is the
+// placement's Err). It returns the scheduled placements, to be loaded.
+func (h *hydration) schedule(plan *Plan) []*placementLoad {
+	var loads []*placementLoad
+	snapshot := scheduler.NewFleet(h.f.Clusters)
+	for i := range h.f.Placements {
+		p := &h.f.Placements[i]
 		pp := &PlacementPlan{Placement: p, Clusters: map[string]*ClusterPlan{}}
 		plan.Placements[p.Name] = pp
 		if p.Spec.Suspend {
 			continue
 		}
-		if p.Spec.PipelineRef != nil && pipelines[p.Spec.PipelineRef.Name] == nil {
+		if p.Spec.PipelineRef != nil && h.pipelines[p.Spec.PipelineRef.Name] == nil {
 			pp.Err = fmt.Errorf("pipeline %q not found", p.Spec.PipelineRef.Name)
 			continue
 		}
 		res, err := scheduler.Schedule(scheduler.Input{
 			Policy: p.EffectivePolicy(), Fleet: snapshot, Current: p.Status.Decisions,
-			PreviousPolicyHash: p.Status.SchedulingPolicyHash, Now: f.Now,
+			PreviousPolicyHash: p.Status.SchedulingPolicyHash, Now: h.f.Now,
 		})
 		if err != nil {
 			pp.Err = err
 			continue
 		}
 		pp.Schedule = res
-		overrides := matchingOverrides(p, f.Overrides)
-		loads = append(loads, &load{pp: pp, keys: newPlacementKeys(p, overrides), in: render.Input{Root: f.Root, Placement: p.Name, Spec: &p.Spec,
-			Overrides: overrides, SourceRevision: f.Revision()}})
+		overrides := matchingOverrides(p, h.f.Overrides)
+		loads = append(loads, &placementLoad{pp: pp, keys: newPlacementKeys(p, overrides), in: render.Input{Root: h.f.Root, Placement: p.Name, Spec: &p.Spec,
+			Overrides: overrides, SourceRevision: h.f.Revision()}})
 	}
-	workers := f.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	parallel(len(loads), workers, func(i int) {
+	return loads
+}
+
+// load reads the source of every scheduled placement (its chart, kustomization or
+// directory, values and overrides) on up to h.workers goroutines.
+func (h *hydration) load(ctx context.Context, r *render.Renderer, loads []*placementLoad) {
+	parallel(len(loads), h.workers, func(i int) {
 		loads[i].src, loads[i].err = r.Load(ctx, loads[i].in)
 	})
+}
+
+// pair records a ClusterPlan for every selected cluster of every loaded placement, with
+// the stage and branch the cluster belongs to, and returns a job for each pair that has
+// a branch: with the cluster's facts and the memo key when the source loaded, else
+// (the load error is the pair's Err) only to keep the pair's last good files.
+func (h *hydration) pair(loads []*placementLoad) []pairJob {
+	var jobs []pairJob
+	facts := map[string]string{} // facts hash by cluster
 	for _, l := range loads {
 		p := l.pp.Placement
 		var pipe *fleetv1alpha1.Pipeline
 		if p.Spec.PipelineRef != nil {
-			pipe = pipelines[p.Spec.PipelineRef.Name]
+			pipe = h.pipelines[p.Spec.PipelineRef.Name]
 		}
 		for _, name := range l.pp.Schedule.Selected {
-			mc := clusters[name]
+			mc := h.clusters[name]
 			if mc == nil {
 				continue
 			}
 			stage, branch := stageOf(pipe, mc)
 			cp := &ClusterPlan{Cluster: name, Stage: stage, Branch: branch, Err: l.err}
 			l.pp.Clusters[name] = cp
-			if branch == "" || l.err != nil {
-				if branch != "" {
-					jobs = append(jobs, job{pp: l.pp, cp: cp})
-				}
-				continue
+			switch {
+			case branch == "":
+			case l.err != nil:
+				jobs = append(jobs, pairJob{pp: l.pp, cp: cp})
+			default:
+				jobs = append(jobs, l.job(cp, mc, facts))
 			}
-			var replicas *int32
-			if n, ok := l.pp.Schedule.Replicas[name]; ok {
-				replicas = &n
-			}
-			rc := ClusterFacts(mc, replicas)
-			fh, ok := facts[name]
-			if !ok {
-				fh = factsHash(rc)
-				facts[name] = fh
-			}
-			jobs = append(jobs, job{pp: l.pp, cp: cp, src: l.src, rc: rc, key: l.keys.pairKey(l.src.ContentKey(), rc, fh)})
 		}
 	}
-	pass := f.Memo.nextPass()
-	parallel(len(jobs), workers, func(i int) {
+	return jobs
+}
+
+// job is the render job of the loaded placement on cluster mc: its facts (with its
+// replica share) and its memo key. facts caches the facts hash of each cluster.
+func (l *placementLoad) job(cp *ClusterPlan, mc *fleetv1alpha1.MemberCluster, facts map[string]string) pairJob {
+	var replicas *int32
+	if n, ok := l.pp.Schedule.Replicas[mc.Name]; ok {
+		replicas = &n
+	}
+	rc := ClusterFacts(mc, replicas)
+	fh, ok := facts[mc.Name]
+	if !ok {
+		fh = factsHash(rc)
+		facts[mc.Name] = fh
+	}
+	return pairJob{pp: l.pp, cp: cp, src: l.src, rc: rc, key: l.keys.pairKey(l.src.ContentKey(), rc, fh)}
+}
+
+// render renders every job whose source loaded, on up to h.workers goroutines, reusing
+// the memo's objects of a pair whose key did not change and storing the new ones; the
+// memo then forgets the pairs this pass did not see.
+func (h *hydration) render(ctx context.Context, jobs []pairJob) {
+	memo := h.f.Memo
+	pass := memo.nextPass()
+	parallel(len(jobs), h.workers, func(i int) {
 		j := jobs[i]
 		if j.src == nil {
 			return
 		}
 		pair := j.pp.Placement.Namespace + "/" + j.pp.Placement.Name + "/" + j.cp.Cluster
-		if objs, ok := f.Memo.get(pair, j.key, pass); ok {
+		if objs, ok := memo.get(pair, j.key, pass); ok {
 			j.cp.Objects = objs
 			return
 		}
 		j.cp.Objects, j.cp.Err = j.src.Render(ctx, j.rc)
 		if j.cp.Err == nil {
-			f.Memo.put(pair, j.key, j.cp.Objects, pass)
+			memo.put(pair, j.key, j.cp.Objects, pass)
 		}
 	})
-	f.Memo.sweep(pass)
+	memo.sweep(pass)
+}
 
+// assemble lays the jobs out as branches: each branch's pipelines, its pairs, the files
+// of the pairs that rendered and the pairs that failed, sorted by folder.
+func (p *Plan) assemble(jobs []pairJob) {
 	for _, j := range jobs {
-		b := plan.branch(j.cp.Branch, j.cp.Stage)
+		b := p.branch(j.cp.Branch, j.cp.Stage)
 		if j.pp.Placement.Spec.PipelineRef != nil {
 			b.addPipeline(j.pp.Placement.Spec.PipelineRef.Name)
 		}
@@ -238,11 +303,10 @@ func Hydrate(ctx context.Context, f *Fleet, r *render.Renderer) *Plan {
 			b.Files[o.FilePath(j.cp.Cluster, pair.Placement)] = o.YAML
 		}
 	}
-	for _, b := range plan.Branches {
+	for _, b := range p.Branches {
 		sort.Slice(b.Pairs, func(i, k int) bool { return b.Pairs[i].Dir() < b.Pairs[k].Dir() })
 		sort.Slice(b.Failed, func(i, k int) bool { return b.Failed[i].Dir() < b.Failed[k].Dir() })
 	}
-	return plan
 }
 
 // parallel runs fn(0..n-1) on up to workers goroutines.
@@ -288,7 +352,7 @@ func (b *Branch) addPipeline(name string) {
 // the default stage without a pipeline. A cluster no stage selects gets no branch.
 func stageOf(pipe *fleetv1alpha1.Pipeline, mc *fleetv1alpha1.MemberCluster) (stage, branch string) {
 	if pipe == nil {
-		return DefaultStage, "env/" + DefaultStage
+		return DefaultStage, DefaultBranch
 	}
 	for _, s := range pipe.Spec.Stages {
 		sel, err := metav1.LabelSelectorAsSelector(&s.ClusterSelector)

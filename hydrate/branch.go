@@ -32,6 +32,18 @@ type Versions struct {
 	Kustomize string `json:"kustomize"`
 }
 
+// Version is gitfleet's version: the hub records it in gitfleet.json, and `gitfleet
+// version` prints it. Set at build time with
+// -ldflags "-X github.com/gitfleet/gitfleet/hydrate.Version=v0.1.0".
+var Version = "v0.1.0-dev"
+
+// ToolVersions are the versions recorded in every branch's gitfleet.json: gitfleet's own
+// (Version) and those of the Helm and kustomize libraries it renders with (pinned in
+// go.mod). The hub and `gitfleet render` record the same.
+func ToolVersions() Versions {
+	return Versions{Gitfleet: Version, Helm: "v3.22.0", Kustomize: "v0.21.2"}
+}
+
 // Metadata is gitfleet.json: which dry revision the branch holds, for which stage, made
 // by which tools, and a digest per cluster (so an agent or a reviewer can tell which
 // clusters a commit changes).

@@ -26,9 +26,6 @@ type BranchRevision struct {
 	Moving bool
 }
 
-// PromoteBranch is the branch of a stage's approval pull request.
-func PromoteBranch(stage string) string { return "gitfleet/promote/" + stage }
-
 // StageRevisions returns, for every stage branch of the pipelines, the dry revision it is
 // rendered at: the first stage of a pipeline follows head; a later stage is rendered at
 // its status.targetRevision if set, else its currentRevision, else not at all (Revision
@@ -42,7 +39,7 @@ func StageRevisions(pipelines []fleetv1alpha1.Pipeline, head string) map[string]
 		sorted = append(sorted, &pipelines[i])
 	}
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
-	out := map[string]BranchRevision{"env/" + DefaultStage: {Revision: head, Stage: DefaultStage, First: true}}
+	out := map[string]BranchRevision{DefaultBranch: {Revision: head, Stage: DefaultStage, First: true}}
 	for _, p := range sorted {
 		for i, s := range p.Spec.Stages {
 			branch := s.StageBranch()
@@ -63,7 +60,7 @@ func StageRevisions(pipelines []fleetv1alpha1.Pipeline, head string) map[string]
 			current, target := stageRevisions(p, s.Name)
 			out[branch] = BranchRevision{Revision: current, Pipeline: p.Name, Stage: s.Name}
 			if target != "" && target != current {
-				out[PromoteBranch(s.Name)] = BranchRevision{Revision: target, Pipeline: p.Name, Stage: s.Name, Base: branch}
+				out[fleetv1alpha1.PromoteBranch(s.Name)] = BranchRevision{Revision: target, Pipeline: p.Name, Stage: s.Name, Base: branch}
 			}
 		}
 	}

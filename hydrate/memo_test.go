@@ -12,7 +12,7 @@ import (
 // one Override rule moves from region eu to region us, only the pairs that rule selected
 // before or after render again.
 func TestMemo(t *testing.T) {
-	f, err := LoadFleetDir("../testdata/fleet", "fleet")
+	f, err := LoadFleetDir("../controllers/hub/testdata/fleet", "fleet")
 	if err != nil {
 		t.Fatal(err)
 	}
