@@ -102,6 +102,11 @@ const (
 	AwaitingApprovalReason = "AwaitingApproval"
 	// RejectedReason: the approval pull request was closed without merging.
 	RejectedReason = "Rejected"
+	// RolledBackReason (event): a rollback pull request was merged; the stage holds the
+	// restored tree again.
+	RolledBackReason = "RolledBack"
+	// RollbackFailedReason (event, Warning): a rollback cannot be carried out.
+	RollbackFailedReason = "RollbackFailed"
 	// ForgeUnavailableReason: the forge API failed; the step is retried with backoff.
 	ForgeUnavailableReason = "ForgeUnavailable"
 	// ForgeRateLimitedReason: the forge's API rate limit was exceeded; the step is retried

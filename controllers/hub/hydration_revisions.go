@@ -157,7 +157,7 @@ func overridesAt(src *fleetv1alpha1.GitSource, declared, live []fleetv1alpha1.Ov
 	return dedupeByName(out, func(o fleetv1alpha1.Override) string { return o.Name })
 }
 
-// withFleetSourceLabel returns labels plus FleetSourceLabel=source, as applying the
+// withFleetSourceLabel returns labels plus fleetv1alpha1.FleetSourceLabel=source, as applying the
 // object from the fleetPath sets them (a copy: declared objects share their maps).
 func withFleetSourceLabel(labels map[string]string, source string) map[string]string {
 	out := make(map[string]string, len(labels)+1)

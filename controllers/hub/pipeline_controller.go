@@ -77,10 +77,6 @@ type PipelineReconciler struct {
 	cleaned sync.Map
 }
 
-// branchCleanupWindow is how long after a promotion finished its pull request branch is
-// deleted; older records are left alone (their branches were handled, or reused since).
-const branchCleanupWindow = 10 * time.Minute
-
 var _ reconcile.Reconciler = (*PipelineReconciler)(nil)
 
 // SetupWithManager registers the reconciler: it runs on spec changes and the
@@ -141,8 +137,6 @@ type pipelinePass struct {
 	// promotions of the pipeline by name; dirty names those changed in this pass.
 	promotions map[string]*fleetv1alpha1.Promotion
 	dirty      map[string]bool
-	// reached maps a stage to the revision that reached it in this pass.
-	reached map[string]string
 	// requeue is the earliest time something may change by the clock alone.
 	requeue time.Duration
 }
@@ -167,7 +161,7 @@ func (r *PipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}
 	base := pipe.DeepCopy()
 	start := r.Clock.Now()
-	pass := &pipelinePass{pipe: pipe, now: start, requeue: r.Poll, old: map[string]fleetv1alpha1.StageStatus{}, reached: map[string]string{}, health: map[string]stageHealth{}}
+	pass := &pipelinePass{pipe: pipe, now: start, requeue: r.Poll, old: map[string]fleetv1alpha1.StageStatus{}, health: map[string]stageHealth{}}
 	for _, s := range pipe.Status.Stages {
 		pass.old[s.Name] = s
 	}
@@ -192,7 +186,7 @@ func (r *PipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		r.rollBack,          // rollbacks asked for: restore an earlier tree by pull request
 		r.evaluateGates,     // for each later stage, the gates of the previous stage's revision
 		r.promote,           // gates passed: set targetRevision for hydration to write
-		r.syncPullRequests,  // PullRequest stages: open or update the approval pull request
+		r.followPromotions,  // each stage's attempt: merged, rejected, or its approval pull request opened (nextPromotion decides)
 		r.recordPromotions,  // save the records, garbage-collect old ones
 		r.cleanUpBranches,   // delete the branches of merged and closed pull requests
 		r.postStageStatuses, // gitfleet/stage/<stage> on the dry commits
@@ -284,8 +278,7 @@ func (r *PipelineReconciler) observeStages(ctx context.Context, p *pipelinePass)
 			}
 		}
 		if st.TargetRevision != "" && st.TargetRevision == st.CurrentRevision {
-			p.reached[st.Name] = st.TargetRevision
-			st.TargetRevision = ""
+			st.TargetRevision = "" // reached: followPromotions records it Merged
 		}
 		statuses, err := r.clusterStatuses(ctx, p, st.RenderedCommit)
 		if err != nil {
@@ -435,7 +428,9 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 		g, ok := p.gates[st.Name]
 		forced := p.requested(st.Name)
 		if forced != nil && i > 0 && !r.resolveRevision(p, forced) {
-			p.finishPromotion(forced, fleetv1alpha1.PromotionFailed, "revision "+forced.Spec.DryRevision+" is not one the hub fetched: give the full SHA of a fetched revision")
+			obs := p.observe(forced)
+			obs.Problem = "revision " + forced.Spec.DryRevision + " is not one the hub fetched: give the full SHA of a fetched revision"
+			r.advance(p, forced, obs)
 			forced = nil
 		} else if forced != nil && i > 0 {
 			// `gitfleet promote --skip-gates`: the revision moves in now, the reason is recorded.
@@ -455,7 +450,7 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 			record = p.promotion(st.Name, g.candidate)
 		}
 		from := p.pipe.Spec.Stages[i-1].Name
-		promo := p.startPromotionOn(record, st.Name, from, g.candidate, g.outcome.Results)
+		promo := r.startPromotionOn(p, record, st.Name, from, g.candidate, g.outcome.Results)
 		if st.TargetRevision != "" {
 			if old := p.promotion(st.Name, st.TargetRevision); old != nil && !old.Status.Phase.Finished() {
 				old.Status.SupersededBy = promo.Name
@@ -463,7 +458,9 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 					// The same pull request carries the newer revision.
 					promo.Status.PullRequest = &fleetv1alpha1.PullRequestRef{Number: old.Status.PullRequest.Number, URL: old.Status.PullRequest.URL, HeadBranch: old.Status.PullRequest.HeadBranch}
 				}
-				p.finishPromotion(old, fleetv1alpha1.PromotionSuperseded, "superseded by "+fleetv1alpha1.ShortSHA(g.candidate)+", which passed the same gates")
+				obs := p.observe(old)
+				obs.SupersededBy = fleetv1alpha1.ShortSHA(g.candidate) + ", which passed the same gates"
+				r.advance(p, old, obs)
 			}
 		}
 		st.TargetRevision = g.candidate

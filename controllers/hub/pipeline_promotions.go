@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/gitsource"
 )
 
 // loadPromotions reads the pipeline's Promotions.
@@ -62,14 +64,14 @@ func (p *pipelinePass) promotion(stage, rev string) *fleetv1alpha1.Promotion {
 }
 
 // startPromotion records a new attempt (or restarts the existing record of the same one).
-func (p *pipelinePass) startPromotion(stage, from, rev string, gates []fleetv1alpha1.GateResult) *fleetv1alpha1.Promotion {
-	return p.startPromotionOn(p.promotion(stage, rev), stage, from, rev, gates)
+func (r *PipelineReconciler) startPromotion(p *pipelinePass, stage, from, rev string, gates []fleetv1alpha1.GateResult) *fleetv1alpha1.Promotion {
+	return r.startPromotionOn(p, p.promotion(stage, rev), stage, from, rev, gates)
 }
 
 // startPromotionOn starts the attempt on record pr (nil: a new record). A finished record
 // that starts again (its revision is proposed once more, e.g. after a rollback) forgets
 // its old pull request.
-func (p *pipelinePass) startPromotionOn(pr *fleetv1alpha1.Promotion, stage, from, rev string, gates []fleetv1alpha1.GateResult) *fleetv1alpha1.Promotion {
+func (r *PipelineReconciler) startPromotionOn(p *pipelinePass, pr *fleetv1alpha1.Promotion, stage, from, rev string, gates []fleetv1alpha1.GateResult) *fleetv1alpha1.Promotion {
 	name := fleetv1alpha1.PromotionName(p.pipe.Name, stage, rev)
 	if pr != nil {
 		name = pr.Name
@@ -86,48 +88,161 @@ func (p *pipelinePass) startPromotionOn(pr *fleetv1alpha1.Promotion, stage, from
 		p.promotions[name] = pr
 	}
 	now := metav1.NewTime(p.now)
-	pr.Status.Phase, pr.Status.StartTime, pr.Status.CompletionTime = fleetv1alpha1.PromotionPending, &now, nil
-	pr.Status.SupersededBy = ""
 	for i := range gates {
 		gates[i].LastTransitionTime = &now
 	}
 	pr.Status.Gates = gates
 	setCondition(pr, fleetv1alpha1.GatesPassedCondition, metav1.ConditionTrue, fleetv1alpha1.SucceededReason, "every gate passed")
-	p.dirty[name] = true
+	obs := p.observe(pr)
+	obs.Start = true
+	r.advance(p, pr, obs)
 	return pr
 }
 
-// finishPromotion moves a record to a final phase.
-func (p *pipelinePass) finishPromotion(pr *fleetv1alpha1.Promotion, phase fleetv1alpha1.PromotionPhase, msg string) {
-	if pr == nil || pr.Status.Phase == phase {
-		return
+// observe is what a pass knows of a record before it looks at the branch or the forge:
+// its names, phase and revision.
+func (p *pipelinePass) observe(pr *fleetv1alpha1.Promotion) promotionObservation {
+	obs := promotionObservation{Name: pr.Name, Stage: pr.Spec.Stage, Branch: fleetv1alpha1.Stage{Name: pr.Spec.Stage}.StageBranch(), Phase: pr.Status.Phase,
+		Rollback: pr.Spec.Rollback != nil, Revision: pr.Spec.DryRevision, Now: p.now}
+	for _, s := range p.pipe.Spec.Stages {
+		if s.Name == pr.Spec.Stage {
+			obs.Branch = s.StageBranch()
+		}
 	}
-	now := metav1.NewTime(p.now)
-	pr.Status.Phase, pr.Status.CompletionTime = phase, &now
-	status := metav1.ConditionTrue
-	if phase != fleetv1alpha1.PromotionMerged {
-		status = metav1.ConditionFalse
+	if rb := pr.Status.Rollback; rb != nil {
+		obs.Revision, obs.RestoredCommit = rb.DryRevision, rb.RestoredCommit
 	}
-	setCondition(pr, fleetv1alpha1.ReadyCondition, status, string(phase), msg)
-	p.dirty[pr.Name] = true
+	if ref := pr.Status.PullRequest; ref != nil {
+		obs.HasBranch = ref.HeadBranch != "" && ref.HeadCommit != ""
+	}
+	if t := pr.Status.CompletionTime; t != nil {
+		obs.Completed = &t.Time
+	}
+	return obs
 }
 
-// recordPromotions marks the attempts whose revision reached its stage as Merged, saves
-// every record changed in this pass, and deletes finished records past the pipeline's
-// promotionHistoryLimit (per stage, oldest first).
-func (r *PipelineReconciler) recordPromotions(ctx context.Context, p *pipelinePass) error {
-	for stage, rev := range p.reached {
-		pr := p.promotion(stage, rev)
-		if pr == nil {
-			continue
-		}
-		for _, st := range p.pipe.Status.Stages {
-			if st.Name == stage {
-				pr.Status.RenderedCommit = st.RenderedCommit
+// advance decides the next step of a record from what was observed (obs, built on
+// p.observe(pr)) with nextPromotion, and writes it: this is the one place a Promotion's
+// phase is written. A start resets the
+// times; a final phase sets completionTime and the Ready condition (True for Merged);
+// Open sets Ready=False AwaitingApproval. The decision is returned for the caller to act
+// on (open the pull request, delete the branch).
+func (r *PipelineReconciler) advance(p *pipelinePass, pr *fleetv1alpha1.Promotion, obs promotionObservation) promotionDecision {
+	d := nextPromotion(obs)
+	if d.Wait {
+		p.wakeIn(r.InFlightPoll)
+	}
+	if !d.changed(obs) {
+		return d
+	}
+	now := metav1.NewTime(p.now)
+	pr.Status.Phase = d.Phase
+	switch {
+	case obs.Start:
+		pr.Status.StartTime, pr.Status.CompletionTime, pr.Status.SupersededBy = &now, nil, ""
+	case d.Phase.Finished():
+		pr.Status.CompletionTime = &now
+		status := metav1.ConditionFalse
+		if d.Phase == fleetv1alpha1.PromotionMerged {
+			status = metav1.ConditionTrue
+			if obs.Head != "" {
+				pr.Status.RenderedCommit = obs.Head
 			}
 		}
-		p.finishPromotion(pr, fleetv1alpha1.PromotionMerged, fmt.Sprintf("%s is in %s", fleetv1alpha1.ShortSHA(rev), stage))
+		setCondition(pr, fleetv1alpha1.ReadyCondition, status, string(d.Phase), d.Message)
+	case d.Phase == fleetv1alpha1.PromotionOpen:
+		setCondition(pr, fleetv1alpha1.ReadyCondition, metav1.ConditionFalse, fleetv1alpha1.AwaitingApprovalReason, d.Message)
 	}
+	if e := d.Event; e != nil {
+		r.event(p.pipe, e.Type, e.Reason, "%s", e.Message)
+	}
+	p.dirty[pr.Name] = true
+	return d
+}
+
+// followPromotions moves the promotion in flight in each stage on (observe → decide →
+// act): it observes whether the stage's branch carries the revision (observeStages read
+// it) and, for a PullRequest stage, what the forge says of the approval pull request;
+// nextPromotion decides (merged, rejected, waiting, or still to propose); a promotion
+// still to propose in a PullRequest stage gets its pull request opened or updated
+// (proposeApproval). A rejected revision leaves the stage and is not proposed again.
+func (r *PipelineReconciler) followPromotions(ctx context.Context, p *pipelinePass) error {
+	var errs []error
+	for i, stage := range p.pipe.Spec.Stages {
+		st := &p.pipe.Status.Stages[i]
+		if stage.Promotion == fleetv1alpha1.PromotionPullRequest && st.TargetRevision != "" && p.forge == nil {
+			st.Message = "the stage is promoted by pull request, but the GitSource of its branches has no forge"
+			errs = append(errs, stalling(fleetv1alpha1.DependencyNotReadyReason, fmt.Errorf("stage %s: %s", st.Name, st.Message)))
+			continue
+		}
+		if err := r.followPromotion(ctx, p, i); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *PipelineReconciler) followPromotion(ctx context.Context, p *pipelinePass, i int) error {
+	st, byPR := &p.pipe.Status.Stages[i], p.pipe.Spec.Stages[i].Promotion == fleetv1alpha1.PromotionPullRequest
+	// In flight: the target revision; else the revision the stage holds, whose record
+	// may not be Merged yet (reached in this pass, or its pull request not reported
+	// merged, or the hub restarted in between).
+	rev, carried := st.TargetRevision, false
+	if rev == "" {
+		rev, carried = st.CurrentRevision, true
+	}
+	promo := p.promotion(st.Name, rev)
+	switch {
+	case rev == "" || i == 0:
+		return nil
+	case carried && (promo == nil || promo.Status.Phase == "" || promo.Status.Phase.Finished()):
+		return nil
+	case promo == nil && !byPR:
+		return nil
+	case promo == nil:
+		promo = r.startPromotion(p, st.Name, p.pipe.Spec.Stages[i-1].Name, rev, nil)
+	}
+	obs := p.observe(promo)
+	obs.Carried = carried
+	if carried {
+		obs.Head = st.RenderedCommit
+	}
+	var pr *gitsource.PullRequest
+	if ref := promo.Status.PullRequest; ref != nil && byPR && !promo.Status.Phase.Finished() {
+		var err error
+		if pr, obs.PullRequest, err = p.readPullRequest(ctx, ref, "pull request"); err != nil {
+			return err
+		}
+		if obs.PullRequest.Merged && !carried {
+			// The forge merged it; the branch head now is the merge.
+			if head, err := r.lsRemote(ctx, p, st.Branch); err == nil {
+				obs.Head = head
+			}
+		}
+	}
+	d := r.advance(p, promo, obs)
+	switch {
+	case d.Phase == fleetv1alpha1.PromotionMerged && !carried:
+		n := int32(0)
+		if ref := promo.Status.PullRequest; ref != nil {
+			n = ref.Number
+		}
+		st.Message = fmt.Sprintf("#%d merged; waiting for %s to carry it", n, st.Branch)
+		p.wakeIn(r.InFlightPoll)
+	case d.Phase == fleetv1alpha1.PromotionRejected && !carried:
+		st.Message = fmt.Sprintf("%s rejected: #%d closed without merging", fleetv1alpha1.ShortSHA(rev), promo.Status.PullRequest.Number)
+		st.TargetRevision = ""
+	case d.Wait && carried:
+		st.Message = fmt.Sprintf("%s is in %s; waiting for #%d to read merged; %s", fleetv1alpha1.ShortSHA(rev), st.Branch, promo.Status.PullRequest.Number, st.Message)
+	case d.Propose && byPR && !carried:
+		return r.proposeApproval(ctx, p, i, promo, pr)
+	}
+	return nil
+}
+
+// recordPromotions saves every record changed in this pass, and deletes finished records
+// past the pipeline's promotionHistoryLimit (per stage, oldest first).
+func (r *PipelineReconciler) recordPromotions(ctx context.Context, p *pipelinePass) error {
 	for _, name := range slices.Sorted(maps.Keys(p.dirty)) {
 		if err := r.savePromotion(ctx, p, p.promotions[name]); err != nil {
 			return err

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
@@ -47,7 +46,9 @@ func (r *PipelineReconciler) rollBack(ctx context.Context, p *pipelinePass) erro
 		newest := list[len(list)-1]
 		for _, old := range list[:len(list)-1] {
 			old.Status.SupersededBy = newest.Name
-			p.finishPromotion(old, fleetv1alpha1.PromotionSuperseded, "superseded by the newer rollback "+newest.Name)
+			obs := p.observe(old)
+			obs.SupersededBy = "the newer rollback " + newest.Name
+			r.advance(p, old, obs)
 		}
 		if err := r.syncRollback(ctx, p, newest); err != nil {
 			errs = append(errs, err)
@@ -60,12 +61,17 @@ func (r *PipelineReconciler) rollBack(ctx context.Context, p *pipelinePass) erro
 // holds the restored tree already.
 var errAlreadyRestored = errors.New("the stage's branch holds the restored tree already")
 
-// failRollback ends a rollback that cannot be carried out, with the reason for people.
+// failRollback ends a rollback that cannot be carried out, with the reason for people
+// (a RollbackFailed event).
 func (r *PipelineReconciler) failRollback(p *pipelinePass, pr *fleetv1alpha1.Promotion, msg string) {
-	p.finishPromotion(pr, fleetv1alpha1.PromotionFailed, msg)
-	r.event(p.pipe, corev1.EventTypeWarning, "RollbackFailed", "%s: %s", pr.Name, msg)
+	obs := p.observe(pr)
+	obs.Problem = msg
+	r.advance(p, pr, obs)
 }
 
+// syncRollback carries out one rollback, step by step: start it, follow its pull request
+// (merged or closed ends it), resolve the commit to restore, write the rollback branch and
+// open or update the pull request. nextPromotion decides each change of phase.
 func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, promo *fleetv1alpha1.Promotion) error {
 	st, msg := p.rollbackStage(promo)
 	if msg != "" {
@@ -73,12 +79,13 @@ func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, 
 		return nil
 	}
 	if promo.Status.Phase == "" {
-		now := metav1.NewTime(p.now)
-		promo.Status.Phase, promo.Status.StartTime = fleetv1alpha1.PromotionPending, &now
-		p.dirty[promo.Name] = true
+		obs := p.observe(promo)
+		obs.Start = true
+		r.advance(p, promo, obs)
 	}
 	headBranch := fleetv1alpha1.RollbackBranch(st.Name)
-	if done, err := r.followRollback(ctx, p, st, promo); done || err != nil {
+	forged, done, err := r.followRollback(ctx, p, st, promo)
+	if done || err != nil {
 		return err
 	}
 
@@ -127,17 +134,18 @@ func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, 
 	})
 	ref := promo.Status.PullRequest
 	switch {
-	case errors.Is(err, errAlreadyRestored) && ref != nil:
-		// The stage's branch holds the restored tree, but the pull request read open at
-		// the start of the pass: it is being merged (Gitea moves the branch a moment
-		// before it marks the pull request merged, and a merge may land mid-pass).
-		// Rebuilding the branch now would find nothing to roll back, and a new pull
-		// request would be opened or the rollback failed; the next pass reads #N merged.
-		st.Message = fmt.Sprintf("rollback to %s is in %s; waiting for #%d to read merged; %s", fleetv1alpha1.ShortSHA(rb.DryRevision), st.Branch, ref.Number, st.Message)
-		p.wakeIn(r.InFlightPoll)
-		return nil
 	case errors.Is(err, errAlreadyRestored):
-		r.failRollback(p, promo, fmt.Sprintf("%s already holds the tree of %s: nothing to roll back", st.Branch, fleetv1alpha1.ShortSHA(rb.RestoredCommit)))
+		// The stage's branch holds the restored tree. With the pull request read open at
+		// the start of the pass, it is being merged (Gitea moves the branch a moment
+		// before it marks the pull request merged, and a merge may land mid-pass):
+		// rebuilding the branch now would find nothing to roll back, and a new pull
+		// request would be opened or the rollback failed; the next pass reads #N merged.
+		// Without a pull request there is nothing to roll back.
+		obs := p.observe(promo)
+		obs.Carried, obs.PullRequest = true, forged
+		if d := r.advance(p, promo, obs); d.Wait && ref != nil {
+			st.Message = fmt.Sprintf("rollback to %s is in %s; waiting for #%d to read merged; %s", fleetv1alpha1.ShortSHA(rb.DryRevision), st.Branch, ref.Number, st.Message)
+		}
 		return nil
 	case err != nil:
 		return withReason(fleetv1alpha1.CommitFailedReason, fmt.Errorf("writing %s: %w", headBranch, err))
@@ -168,9 +176,10 @@ func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, 
 	if created {
 		r.event(p.pipe, corev1.EventTypeNormal, "RollbackProposed", "%s: rollback to %s proposed in #%d %s", st.Name, fleetv1alpha1.ShortSHA(rb.DryRevision), pr.Number, pr.URL)
 	}
-	promo.Status.Phase = fleetv1alpha1.PromotionOpen
+	obs := p.observe(promo)
+	obs.Proposed = pr.Number
+	r.advance(p, promo, obs)
 	promo.Status.PullRequest = &fleetv1alpha1.PullRequestRef{Number: int32(pr.Number), URL: pr.URL, HeadBranch: headBranch, HeadCommit: res.Commit}
-	setCondition(promo, fleetv1alpha1.ReadyCondition, metav1.ConditionFalse, fleetv1alpha1.AwaitingApprovalReason, fmt.Sprintf("awaiting approval of #%d", pr.Number))
 	p.dirty[promo.Name] = true
 	st.Promotion = promo.Name
 	st.Message = fmt.Sprintf("rollback to %s awaiting approval #%d; %s", fleetv1alpha1.ShortSHA(rb.DryRevision), pr.Number, st.Message)
@@ -199,35 +208,30 @@ func (p *pipelinePass) rollbackStage(promo *fleetv1alpha1.Promotion) (*fleetv1al
 	return &p.pipe.Status.Stages[idx], ""
 }
 
-// followRollback reads a rollback's open pull request; done is true once it was merged
-// (the Promotion is Merged) or closed (Rejected).
-func (r *PipelineReconciler) followRollback(ctx context.Context, p *pipelinePass, st *fleetv1alpha1.StageStatus, promo *fleetv1alpha1.Promotion) (bool, error) {
+// followRollback reads a rollback's recorded pull request (nil when none is recorded);
+// done is true once it was merged (the Promotion is Merged) or closed (Rejected).
+func (r *PipelineReconciler) followRollback(ctx context.Context, p *pipelinePass, st *fleetv1alpha1.StageStatus, promo *fleetv1alpha1.Promotion) (*prObservation, bool, error) {
 	ref := promo.Status.PullRequest
 	if ref == nil {
-		return false, nil
+		return nil, false, nil
 	}
-	pr, err := p.forge.GetPullRequest(ctx, int(ref.Number))
-	if err != nil {
-		return false, forgeError(fmt.Sprintf("reading rollback pull request #%d", ref.Number), err)
+	_, forged, err := p.readPullRequest(ctx, ref, "rollback pull request")
+	if err != nil || !forged.Closed {
+		return forged, false, err
 	}
-	if pr.State != gitsource.PRClosed {
-		return false, nil
-	}
-	rb := promo.Status.Rollback
-	if pr.Merged {
+	obs := p.observe(promo)
+	obs.PullRequest = forged
+	if forged.Merged {
 		if head, err := r.lsRemote(ctx, p, st.Branch); err == nil {
-			promo.Status.RenderedCommit = head
+			obs.Head = head
 		}
-		p.finishPromotion(promo, fleetv1alpha1.PromotionMerged, fmt.Sprintf("#%d merged: %s holds the tree of %s again", pr.Number, st.Branch, fleetv1alpha1.ShortSHA(rb.RestoredCommit)))
-		st.Message = fmt.Sprintf("rolled back to %s by #%d; %s", fleetv1alpha1.ShortSHA(rb.DryRevision), pr.Number, st.Message)
-		r.event(p.pipe, corev1.EventTypeNormal, "RolledBack", "%s: rolled back to %s by #%d", st.Name, fleetv1alpha1.ShortSHA(rb.DryRevision), pr.Number)
-		ctrl.LoggerFrom(ctx).Info("rolled back", "stage", st.Name, "revision", rb.DryRevision, "pullRequest", pr.Number)
-	} else {
-		p.finishPromotion(promo, fleetv1alpha1.PromotionRejected, fmt.Sprintf("#%d was closed without merging", pr.Number))
-		r.event(p.pipe, corev1.EventTypeNormal, fleetv1alpha1.RejectedReason, "%s: rollback #%d closed without merging", st.Name, pr.Number)
 	}
-	p.wakeIn(r.InFlightPoll) // the branch is deleted by the next pass
-	return true, nil
+	if d := r.advance(p, promo, obs); d.Phase == fleetv1alpha1.PromotionMerged {
+		rb := promo.Status.Rollback
+		st.Message = fmt.Sprintf("rolled back to %s by #%d; %s", fleetv1alpha1.ShortSHA(rb.DryRevision), forged.Number, st.Message)
+		ctrl.LoggerFrom(ctx).Info("rolled back", "stage", st.Name, "revision", rb.DryRevision, "pullRequest", forged.Number)
+	}
+	return forged, true, nil
 }
 
 // resolveRollback finds the commit of the stage's branch that `to` names: a commit whose
@@ -426,70 +430,4 @@ func (p *pipelinePass) promotionRevisions() []string {
 		}
 	}
 	return slices.Sorted(maps.Keys(set))
-}
-
-// cleanUpBranches deletes the pull request branches (gitfleet/promote/<stage>,
-// gitfleet/rollback/<stage>) of promotions merged or rejected in an earlier pass, when
-// nothing is moving into their stage and the branch still holds what the pull request
-// carried (so a branch reused since is left alone). Each record is tried once per hub
-// process, and only shortly after it finished.
-func (r *PipelineReconciler) cleanUpBranches(ctx context.Context, p *pipelinePass) error {
-	if p.url == "" {
-		return nil
-	}
-	moving := map[string]bool{}
-	for _, st := range p.pipe.Status.Stages {
-		moving[st.Name] = st.TargetRevision != ""
-	}
-	for _, name := range slices.Sorted(maps.Keys(p.promotions)) {
-		pr := p.promotions[name]
-		ref := pr.Status.PullRequest
-		if ref == nil || ref.HeadBranch == "" || ref.HeadCommit == "" || pr.Status.CompletionTime == nil ||
-			(pr.Status.Phase != fleetv1alpha1.PromotionMerged && pr.Status.Phase != fleetv1alpha1.PromotionRejected) {
-			continue
-		}
-		done := pr.Status.CompletionTime.Time
-		if !done.Before(p.now) || p.now.Sub(done) > branchCleanupWindow {
-			continue
-		}
-		if pr.Spec.Rollback == nil && moving[pr.Spec.Stage] {
-			continue // hydration may be writing gitfleet/promote/<stage> for the next revision
-		}
-		key := p.pipe.Namespace + "/" + pr.Name + "@" + ref.HeadCommit
-		if _, tried := r.cleaned.LoadOrStore(key, true); tried {
-			continue
-		}
-		err := r.Writer.DeleteBranch(ctx, p.url, ref.HeadBranch, p.auth, ref.HeadCommit)
-		switch {
-		case err == nil:
-			ctrl.LoggerFrom(ctx).V(1).Info("deleted pull request branch", "branch", ref.HeadBranch, "promotion", pr.Name)
-		case errors.Is(err, gitsource.ErrConflict):
-			// Reused for a newer pull request: not ours to delete.
-		default:
-			r.cleaned.Delete(key)
-			return withReason(fleetv1alpha1.CommitFailedReason, fmt.Errorf("deleting %s: %w", ref.HeadBranch, err))
-		}
-	}
-	return nil
-}
-
-// openOrUpdatePullRequest updates the open pull request from want.Head into want.Base
-// (title and body), or opens one with want's labels; what names it in errors.
-func (p *pipelinePass) openOrUpdatePullRequest(ctx context.Context, want gitsource.NewPullRequest, what string) (*gitsource.PullRequest, bool, error) {
-	open, err := p.forge.ListPullRequests(ctx, want.Head, want.Base, "open")
-	if err != nil {
-		return nil, false, forgeError("listing pull requests", err)
-	}
-	if len(open) > 0 {
-		pr, err := p.forge.UpdatePullRequest(ctx, open[0].Number, want.Title, want.Body)
-		if err != nil {
-			return nil, false, forgeError(fmt.Sprintf("updating %s #%d", what, open[0].Number), err)
-		}
-		return pr, false, nil
-	}
-	pr, err := p.forge.CreatePullRequest(ctx, want)
-	if err != nil {
-		return nil, false, forgeError("opening the "+what+" into "+want.Base, err)
-	}
-	return pr, true, nil
 }
