@@ -21,6 +21,7 @@ import (
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/hub/hydrate"
+	"github.com/gitfleet/gitfleet/controllers/internal/finalizer"
 	"github.com/gitfleet/gitfleet/gitsource"
 )
 
@@ -55,6 +56,12 @@ func (r *GitSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	src := &fleetv1alpha1.GitSource{}
 	if err := r.Client.Get(ctx, req.NamespacedName, src); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !src.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, src)
+	}
+	if err := finalizer.Ensure(ctx, r.Client, src); err != nil {
+		return ctrl.Result{}, err
 	}
 	if src.Spec.Suspend {
 		log.V(1).Info("suspended")

@@ -126,7 +126,8 @@ func (r *HydrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	log := ctrl.LoggerFrom(ctx)
 	start := r.Clock.Now()
 	src := &fleetv1alpha1.GitSource{}
-	if err := r.Client.Get(ctx, req.NamespacedName, src); err != nil {
+	if err := r.Client.Get(ctx, req.NamespacedName, src); err != nil || !src.DeletionTimestamp.IsZero() {
+		r.forget(req.NamespacedName) // a deleted source is not hydrated (its env branches stay)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	fleet, err := r.loadFleet(ctx, src)
