@@ -88,6 +88,12 @@ type Forge interface {
 	ClosePullRequest(ctx context.Context, number int) error
 	// Comment adds a comment to a pull request.
 	Comment(ctx context.Context, number int, body string) error
+	// ClosePullRequestWithComment closes an open pull request without merging, after
+	// commenting body on it (why it is closed). The comment is posted once: when a comment
+	// with the same body is already there (a retry after the close failed), it is not
+	// posted again. A pull request that is no longer open (merged, or closed) is left as it
+	// is, without a comment. It returns the pull request as it ends up.
+	ClosePullRequestWithComment(ctx context.Context, number int, body string) (*PullRequest, error)
 }
 
 // ErrNotFound is returned (wrapped) when the forge reports 404.

@@ -314,6 +314,49 @@ func (g *GitHub) Comment(ctx context.Context, number int, body string) error {
 	return g.wrap(fmt.Sprintf("comment on #%d", number), err)
 }
 
+// ClosePullRequestWithComment comments body on an open pull request (unless a comment
+// with that body is there already) and closes it; see Forge.
+func (g *GitHub) ClosePullRequestWithComment(ctx context.Context, number int, body string) (*PullRequest, error) {
+	pr, err := g.GetPullRequest(ctx, number)
+	if err != nil || pr.State != PROpen {
+		return pr, err
+	}
+	posted, err := g.hasComment(ctx, number, body)
+	if err != nil {
+		return nil, err
+	}
+	if !posted {
+		if err := g.Comment(ctx, number, body); err != nil {
+			return nil, err
+		}
+	}
+	if err := g.ClosePullRequest(ctx, number); err != nil {
+		return nil, err
+	}
+	pr.State = PRClosed
+	return pr, nil
+}
+
+// hasComment reports whether pull request number has a comment whose body is body.
+func (g *GitHub) hasComment(ctx context.Context, number int, body string) (bool, error) {
+	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
+	for {
+		comments, resp, err := g.client.Issues.ListComments(ctx, g.owner, g.repo, number, opts)
+		if err != nil {
+			return false, g.wrap(fmt.Sprintf("list comments of #%d", number), err)
+		}
+		for _, c := range comments {
+			if c.GetBody() == body {
+				return true, nil
+			}
+		}
+		if resp.NextPage == 0 || len(comments) == 0 {
+			return false, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
 func convertPR(pr *github.PullRequest) *PullRequest {
 	if pr == nil {
 		return nil

@@ -125,3 +125,8 @@ func (NopForge) ClosePullRequest(context.Context, int) error {
 func (NopForge) Comment(context.Context, int, string) error {
 	return fmt.Errorf("comment: %w", ErrNoForge)
 }
+
+// ClosePullRequestWithComment returns ErrNoForge.
+func (NopForge) ClosePullRequestWithComment(context.Context, int, string) (*PullRequest, error) {
+	return nil, fmt.Errorf("close pull request: %w", ErrNoForge)
+}

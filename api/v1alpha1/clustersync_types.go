@@ -138,6 +138,14 @@ type ClusterSyncSpec struct {
 	// +optional
 	// +kubebuilder:default={}
 	ApplyPolicy ApplyPolicy `json:"applyPolicy,omitempty"`
+	// deletionPolicy says what happens to the applied objects when the ClusterSync is
+	// deleted: MirrorPrune (default) deletes them when applyPolicy.prune is true and leaves
+	// them when it is false; Delete deletes them; Orphan leaves them. Deleting follows the
+	// prune rules (fleet.gitfleet.dev/prune=disabled, pruneNamespaces, pruneCRDs; adopted
+	// objects are released, not deleted). A suspended ClusterSync leaves its objects.
+	// +optional
+	// +kubebuilder:default=MirrorPrune
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 	// hub, when set, gets heartbeats and this cluster's MemberCluster status.
 	// +optional
 	Hub *HubSpec `json:"hub,omitempty"`

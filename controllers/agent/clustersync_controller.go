@@ -28,6 +28,7 @@ import (
 
 	"github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/agent/apply"
+	"github.com/gitfleet/gitfleet/controllers/internal/finalizer"
 	"github.com/gitfleet/gitfleet/gitsource"
 )
 
@@ -206,8 +207,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, fmt.Errorf("reading ClusterSync %s: %w", req.NamespacedName, err)
 	}
 	if !cs.DeletionTimestamp.IsZero() {
-		r.forget(req.NamespacedName)
-		return ctrl.Result{}, nil
+		return r.finalize(ctx, cs) // delete.go
+	}
+	if err := finalizer.Ensure(ctx, r.Client, cs); err != nil {
+		return ctrl.Result{}, err
 	}
 
 	p := r.newPass(ctx, cs)
@@ -231,8 +234,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	return ctrl.Result{}, nil
 }
 
-// forget drops the in-memory state of a deleted ClusterSync and stops its watches. The
-// objects it applied stay in the cluster.
+// forget drops the in-memory state of a deleted ClusterSync and stops its watches (what
+// happens to the objects it applied is finalize's business).
 func (r *Reconciler) forget(nn types.NamespacedName) {
 	r.mu.Lock()
 	st := r.states[nn]

@@ -70,27 +70,38 @@ func (r *Reconciler) loadInventory(ctx context.Context, p *pass) error {
 	if st.inventoryLoaded {
 		return nil
 	}
-	inv := p.cs.Status.Inventory
-	var refs []v1alpha1.ObjectReference
-	switch {
-	case inv == nil:
-	case inv.ConfigMapRef != nil:
-		cm := &corev1.ConfigMap{}
-		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.cs.Namespace, Name: inv.ConfigMapRef.Name}, cm)
-		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("reading the inventory ConfigMap %s: %w", inv.ConfigMapRef.Name, err)
-		}
-		if refs, err = DecodeInventory(cm.Data[InventoryConfigMapKey]); err != nil {
-			return fmt.Errorf("reading the inventory ConfigMap %s: %w", inv.ConfigMapRef.Name, err)
-		}
-	default:
-		refs = inv.Entries
+	refs, err := r.readInventory(ctx, p.cs)
+	if err != nil {
+		return err
 	}
 	for _, ref := range refs {
 		st.inventory[manifest.KeyOfRef(ref)] = ref
 	}
 	st.inventoryLoaded = true
 	return nil
+}
+
+// readInventory returns the inventory recorded in a ClusterSync's status (or its
+// ConfigMap).
+func (r *Reconciler) readInventory(ctx context.Context, cs *v1alpha1.ClusterSync) ([]v1alpha1.ObjectReference, error) {
+	inv := cs.Status.Inventory
+	switch {
+	case inv == nil:
+		return nil, nil
+	case inv.ConfigMapRef != nil:
+		cm := &corev1.ConfigMap{}
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: inv.ConfigMapRef.Name}, cm)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("reading the inventory ConfigMap %s: %w", inv.ConfigMapRef.Name, err)
+		}
+		refs, err := DecodeInventory(cm.Data[InventoryConfigMapKey])
+		if err != nil {
+			return nil, fmt.Errorf("reading the inventory ConfigMap %s: %w", inv.ConfigMapRef.Name, err)
+		}
+		return refs, nil
+	default:
+		return inv.Entries, nil
+	}
 }
 
 // reconcileInventory computes the inventory after a full apply: the objects applied,

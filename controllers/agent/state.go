@@ -159,11 +159,15 @@ func OwnerLabelValue(nn types.NamespacedName) string {
 func alnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
 
 // owner returns the labels and the ownership test of a ClusterSync's objects.
-func (st *syncState) owner() apply.Owner {
+func (st *syncState) owner() apply.Owner { return ownerOf(st.ownerID) }
+
+// ownerOf returns the labels and the ownership test of the objects of the ClusterSync
+// whose OwnerLabelValue is id.
+func ownerOf(id string) apply.Owner {
 	return apply.Owner{
-		Labels: map[string]string{v1alpha1.ManagedByLabel: v1alpha1.ManagedByValue, v1alpha1.ClusterSyncLabel: st.ownerID},
+		Labels: map[string]string{v1alpha1.ManagedByLabel: v1alpha1.ManagedByValue, v1alpha1.ClusterSyncLabel: id},
 		Label:  v1alpha1.ClusterSyncLabel,
-		Value:  st.ownerID,
+		Value:  id,
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/internal/finalizer"
 	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/gitsource"
 	"github.com/gitfleet/gitfleet/hydrate"
@@ -62,6 +63,12 @@ func (r *GitSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	src := &fleetv1alpha1.GitSource{}
 	if err := r.Client.Get(ctx, req.NamespacedName, src); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !src.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, src)
+	}
+	if err := finalizer.Ensure(ctx, r.Client, src); err != nil {
+		return ctrl.Result{}, err
 	}
 	if src.Spec.Suspend {
 		ctrl.LoggerFrom(ctx).V(1).Info("suspended")

@@ -138,7 +138,8 @@ type hydrationPass struct {
 // turns the failures into the next retry.
 func (r *HydrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	src := &fleetv1alpha1.GitSource{}
-	if err := r.Client.Get(ctx, req.NamespacedName, src); err != nil {
+	if err := r.Client.Get(ctx, req.NamespacedName, src); err != nil || !src.DeletionTimestamp.IsZero() {
+		r.forget(req.NamespacedName) // a deleted source is not hydrated (its env branches stay)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	p := &hydrationPass{src: src, start: r.Clock.Now()}

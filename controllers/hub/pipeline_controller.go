@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/internal/finalizer"
 	"github.com/gitfleet/gitfleet/gitsource"
 	"github.com/gitfleet/gitfleet/hydrate"
 )
@@ -159,6 +160,12 @@ func (r *PipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if err := r.Client.Get(ctx, req.NamespacedName, pipe); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if !pipe.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, pipe) // pipeline_delete.go
+	}
+	if err := finalizer.Ensure(ctx, r.Client, pipe); err != nil {
+		return ctrl.Result{}, err
+	}
 	base := pipe.DeepCopy()
 	start := r.Clock.Now()
 	pass := &pipelinePass{pipe: pipe, now: start, requeue: r.Poll, old: map[string]fleetv1alpha1.StageStatus{}, health: map[string]stageHealth{}}
@@ -181,6 +188,7 @@ func (r *PipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 
 	for _, step := range []func(context.Context, *pipelinePass) error{
 		r.resolveRepository, // which repo holds the stage branches, with which credentials and forge
+		r.checkSourceLive,   // a GitSource being deleted stops the pipeline (pipeline_delete.go)
 		r.loadPromotions,    // the records of past and current attempts
 		r.observeStages,     // branch heads, their dry revisions, the clusters' health
 		r.rollBack,          // rollbacks asked for: restore an earlier tree by pull request

@@ -103,7 +103,7 @@ func (r *PreviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if err := r.Client.Get(ctx, req.NamespacedName, src); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !src.Spec.PreviewPullRequests || src.Spec.Forge == nil || src.Spec.Forge.Type == fleetv1alpha1.ForgeNone || src.Spec.Suspend {
+	if !src.Spec.PreviewPullRequests || src.Spec.Forge == nil || src.Spec.Forge.Type == fleetv1alpha1.ForgeNone || src.Spec.Suspend || !src.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
 	_, base, ok := strings.Cut(src.Status.Revision, "@sha1:")
