@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -25,6 +24,7 @@ import (
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/internal/finalizer"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/gitsource"
 	"github.com/gitfleet/gitfleet/hydrate"
 )
@@ -166,7 +166,7 @@ func (r *PipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if err := finalizer.Ensure(ctx, r.Client, pipe); err != nil {
 		return ctrl.Result{}, err
 	}
-	base := pipe.DeepCopy()
+	end := outcome.Begin(r.Client, pipe)
 	start := r.Clock.Now()
 	pass := &pipelinePass{pipe: pipe, now: start, requeue: r.Poll, old: map[string]fleetv1alpha1.StageStatus{}, health: map[string]stageHealth{}}
 	for _, s := range pipe.Status.Stages {
@@ -175,15 +175,13 @@ func (r *PipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	var err error
 	defer func() {
 		pipe.Status.Summary = pipelineSummary(pipe)
-		finishConditions(pipe, err, pipe.Status.Summary)
-		if err == nil {
-			pipe.Status.ObservedGeneration = pipe.Generation
-		}
-		if perr := r.Client.Status().Patch(ctx, pipe, client.MergeFrom(base)); perr != nil && !apierrors.IsNotFound(perr) {
-			retErr = errors.Join(retErr, fmt.Errorf("patching status of Pipeline %s: %w", pipe.Name, perr))
-		}
-		r.Metrics.observeReconcile("pipeline", start, err)
-		res, retErr = result(errors.Join(err, retErr), pass.requeue)
+		res, retErr = end.Finish(ctx, err, outcome.Summary{
+			ReadyMessage:       pipe.Status.Summary,
+			ObservedGeneration: &pipe.Status.ObservedGeneration,
+			RequeueAfter:       pass.requeue,
+			Now:                start,
+			Observe:            func(err error) { r.Metrics.observeReconcile("pipeline", start, err) },
+		})
 	}()
 
 	for _, step := range []func(context.Context, *pipelinePass) error{
