@@ -1,7 +1,8 @@
 // Package forge is a strict, stateful GitHub REST API double for tests: an httptest server
 // on 127.0.0.1 that implements the endpoints gitfleet's forge clients use (commit statuses,
 // combined status, pull requests, issue comments and labels), rejects what GitHub rejects,
-// records everything for assertions, injects faults (5xx, rate limits) on demand and
+// records everything for assertions, injects faults (5xx, rate limits with or without
+// Retry-After, answers lost after the request was carried out) on demand and
 // delivers signed webhooks.
 //
 // Typical use:
