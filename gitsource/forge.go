@@ -66,8 +66,9 @@ type NewPullRequest struct {
 }
 
 // Forge is the small set of forge operations gitfleet uses. Implementations retry rate
-// limits and 5xx responses with backoff, return ErrNotFound for a missing object, and never
-// include credentials in errors.
+// limits and 5xx responses with backoff (a request that creates something only after
+// checking that the lost attempt did not), return ErrNotFound for a missing object, and
+// never include credentials in errors.
 type Forge interface {
 	// SetStatus posts a commit status on sha.
 	SetStatus(ctx context.Context, sha string, st CommitStatus) error
@@ -82,8 +83,10 @@ type Forge interface {
 	// ListPullRequests lists pull requests from head into base in the given state
 	// ("open", "closed" or "all"); empty head or base matches any.
 	ListPullRequests(ctx context.Context, head, base, state string) ([]*PullRequest, error)
-	// MergePullRequest merges a pull request with a merge commit.
-	MergePullRequest(ctx context.Context, number int, message string) error
+	// MergePullRequest merges a pull request with a merge commit if its head is still
+	// headSHA, the commit that was reviewed (empty: whatever the head is); a head that
+	// moved returns an error wrapping ErrHeadMoved.
+	MergePullRequest(ctx context.Context, number int, headSHA, message string) error
 	// ClosePullRequest closes a pull request without merging.
 	ClosePullRequest(ctx context.Context, number int) error
 	// Comment adds a comment to a pull request.

@@ -140,36 +140,18 @@ type giteaLabel struct {
 // its labels.
 func (g *Gitea) AddLabels(ctx context.Context, number int, labels []string) ([]string, error) {
 	op := fmt.Sprintf("add labels to #%d", number)
-	existing := map[string]int64{}
-	for page := 1; ; page++ {
-		req, err := g.client.NewRequest("GET", fmt.Sprintf("repos/%s/%s/labels?page=%d&limit=50", g.owner, g.repo, page), nil)
-		if err != nil {
-			return nil, err
-		}
-		var ls []giteaLabel
-		if _, err := g.client.Do(ctx, req, &ls); err != nil {
-			return nil, g.wrap(op, err)
-		}
-		for _, l := range ls {
-			existing[l.Name] = l.ID
-		}
-		if len(ls) < 50 {
-			break
-		}
+	existing, err := g.labelIDs(ctx)
+	if err != nil {
+		return nil, g.wrap(op, err)
 	}
 	var ids []int64
 	for _, name := range labels {
 		id, ok := existing[name]
 		if !ok {
-			req, err := g.client.NewRequest("POST", fmt.Sprintf("repos/%s/%s/labels", g.owner, g.repo), &giteaLabel{Name: name, Color: "#ededed"})
-			if err != nil {
+			var err error
+			if id, err = g.createLabel(ctx, name); err != nil {
 				return nil, err
 			}
-			var l giteaLabel
-			if _, err := g.client.Do(ctx, req, &l); err != nil {
-				return nil, g.wrap(fmt.Sprintf("create label %q", name), err)
-			}
-			id = l.ID
 			existing[name] = id
 		}
 		ids = append(ids, id)
@@ -179,10 +161,55 @@ func (g *Gitea) AddLabels(ctx context.Context, number int, labels []string) ([]s
 		return nil, err
 	}
 	var got []*github.Label
-	if _, err := g.client.Do(ctx, req, &got); err != nil {
+	if _, err := g.client.Do(idempotentCall(ctx), req, &got); err != nil {
 		return nil, g.wrap(op, err)
 	}
 	return labelNames(got), nil
+}
+
+// createLabel creates a label and returns its ID. When the answer is lost (5xx), the
+// repository's labels are read before the request is sent again (Gitea would create a
+// second label of the same name).
+func (g *Gitea) createLabel(ctx context.Context, name string) (int64, error) {
+	var id int64
+	err := sendOnce(ctx, g.retry, func() error {
+		req, err := g.client.NewRequest("POST", fmt.Sprintf("repos/%s/%s/labels", g.owner, g.repo), &giteaLabel{Name: name, Color: "#ededed"})
+		if err != nil {
+			return err
+		}
+		var l giteaLabel
+		if _, err := g.client.Do(ctx, req, &l); err != nil {
+			return g.wrap(fmt.Sprintf("create label %q", name), err)
+		}
+		id = l.ID
+		return nil
+	}, func() (bool, error) {
+		ids, err := g.labelIDs(ctx)
+		id = ids[name]
+		return id != 0, err
+	})
+	return id, err
+}
+
+// labelIDs returns the repository's label IDs by name.
+func (g *Gitea) labelIDs(ctx context.Context) (map[string]int64, error) {
+	ids := map[string]int64{}
+	for page := 1; ; page++ {
+		req, err := g.client.NewRequest("GET", fmt.Sprintf("repos/%s/%s/labels?page=%d&limit=50", g.owner, g.repo, page), nil)
+		if err != nil {
+			return nil, err
+		}
+		var ls []giteaLabel
+		if _, err := g.client.Do(ctx, req, &ls); err != nil {
+			return nil, err
+		}
+		for _, l := range ls {
+			ids[l.Name] = l.ID
+		}
+		if len(ls) < 50 {
+			return ids, nil
+		}
+	}
 }
 
 // ListPullRequests lists pull requests from head into base in state; the filters are
@@ -192,16 +219,33 @@ func (g *Gitea) ListPullRequests(ctx context.Context, head, base, state string) 
 }
 
 // MergePullRequest merges a pull request with a merge commit through Gitea's merge
-// endpoint. A pull request that cannot be merged returns an error wrapping ErrRejected.
-func (g *Gitea) MergePullRequest(ctx context.Context, number int, message string) error {
+// endpoint, only if its head is still headSHA (Gitea's head_commit_id; empty: whatever the
+// head is). A head that moved returns an error wrapping ErrHeadMoved and ErrRejected; a
+// pull request that cannot be merged an error wrapping ErrRejected. When the answer is lost
+// (5xx), the pull request is read before the merge is sent again.
+func (g *Gitea) MergePullRequest(ctx context.Context, number int, headSHA, message string) error {
 	title, body, _ := strings.Cut(message, "\n")
 	opt := map[string]any{
 		"Do":                "merge",
 		"MergeTitleField":   strings.TrimSpace(title),
 		"MergeMessageField": strings.TrimSpace(body),
 	}
-	// Gitea answers 405 "Please try again later" while it is still checking a pull request
-	// whose head just moved: wait for the check, a few seconds at most.
+	if headSHA != "" {
+		opt["head_commit_id"] = headSHA
+	}
+	err := sendOnce(ctx, g.retry, func() error { return g.merge(ctx, number, opt) },
+		func() (bool, error) { return g.mergedAt(ctx, number, headSHA) })
+	var apiErr *APIError
+	if headSHA != "" && errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusConflict {
+		return g.headMoved(ctx, number, headSHA, err)
+	}
+	return err
+}
+
+// merge sends Gitea's merge request. Gitea answers 405 "Please try again later" while it
+// is still checking a pull request whose head just moved: wait for the check, a few
+// seconds at most.
+func (g *Gitea) merge(ctx context.Context, number int, opt map[string]any) error {
 	delay := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		req, err := g.client.NewRequest("POST", fmt.Sprintf("repos/%s/%s/pulls/%d/merge", g.owner, g.repo, number), opt)

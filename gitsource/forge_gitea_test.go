@@ -27,6 +27,11 @@ type fakeGitea struct {
 	// checking is how many more merge requests Gitea answers with "Please try again
 	// later" (it is still checking a pull request whose head just moved).
 	checking int
+	// head is the head commit of every pull request (empty: none checked).
+	head string
+	// lose makes the next answer to a request with this method and path (relative to the
+	// repository) a 502 after the request was carried out.
+	lose string
 }
 
 func (f *fakeGitea) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -44,7 +49,15 @@ func (f *fakeGitea) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.bodies = append(f.bodies, body)
 	w.Header().Set("Content-Type", "application/json")
 	p := strings.TrimPrefix(r.URL.Path, "/api/v1/repos/o/r/")
+	if f.lose != "" && f.lose == r.Method+" "+p {
+		f.lose = ""
+		real := w
+		defer real.WriteHeader(502)
+		w = discardWriter{w.Header()}
+	}
 	switch {
+	case r.Method == "GET" && strings.HasPrefix(p, "pulls/"):
+		_ = json.NewEncoder(w).Encode(map[string]any{"number": 1, "merged": f.merged[p+"/merge"], "head": map[string]any{"sha": f.head, "ref": "gitfleet/promote/prod"}})
 	case r.Method == "POST" && strings.HasPrefix(p, "pulls/") && strings.HasSuffix(p, "/merge"):
 		if body["Do"] != "merge" {
 			w.WriteHeader(422)
@@ -60,6 +73,11 @@ func (f *fakeGitea) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if f.merged[p] {
 			w.WriteHeader(405)
 			_, _ = w.Write([]byte(`{"message":"The PR is already merged","url":"x"}`))
+			return
+		}
+		if id, ok := body["head_commit_id"].(string); ok && id != f.head { // as Gitea 1.26 answers
+			w.WriteHeader(409)
+			_, _ = w.Write([]byte(`{"message":"head out of date","url":"x"}`))
 			return
 		}
 		f.merged[p] = true
@@ -92,6 +110,44 @@ func (f *fakeGitea) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// discardWriter stands for a response whose answer is lost on the way.
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.h }
+func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d discardWriter) WriteHeader(int)             {}
+
+// The reviewed head is sent as head_commit_id; lost answers of merges and label creations
+// are checked before the request is sent again.
+func TestGiteaMergeHeadAndLostAnswers(t *testing.T) {
+	ctx := context.Background()
+	fake := &fakeGitea{merged: map[string]bool{}, head: shaPromote}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	g, err := NewGitea(srv.URL+"/api/v1", "o/r", "gitea-token", fastRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = g.MergePullRequest(ctx, 1, shaMain, "Promote")
+	if !errors.Is(err, ErrHeadMoved) || !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), shaPromote) {
+		t.Fatalf("MergePullRequest(old head) = %v, want ErrHeadMoved naming the new head", err)
+	}
+	fake.lose = "POST pulls/1/merge"
+	if err := g.MergePullRequest(ctx, 1, shaPromote, "Promote"); err != nil {
+		t.Fatalf("MergePullRequest() after a lost answer = %v", err)
+	}
+	if got := fake.bodies[len(fake.bodies)-2]; got["head_commit_id"] != shaPromote {
+		t.Fatalf("merge body = %v, want head_commit_id %s", got, shaPromote)
+	}
+	fake.lose = "POST labels"
+	if _, err := g.AddLabels(ctx, 1, []string{"gitfleet"}); err != nil {
+		t.Fatalf("AddLabels() after a lost label creation = %v", err)
+	}
+	if len(fake.labels) != 1 {
+		t.Fatalf("labels = %+v, want one", fake.labels)
+	}
+}
+
 func TestGiteaAdapter(t *testing.T) {
 	ctx := context.Background()
 	fake := &fakeGitea{merged: map[string]bool{}, labels: []giteaLabel{{ID: 1, Name: "gitfleet", Color: "#00ff00"}}}
@@ -102,20 +158,20 @@ func TestGiteaAdapter(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := g.MergePullRequest(ctx, 3, "Promote abc to prod\n\nApproved by gitfleet"); err != nil {
+	if err := g.MergePullRequest(ctx, 3, "", "Promote abc to prod\n\nApproved by gitfleet"); err != nil {
 		t.Fatalf("MergePullRequest() = %v", err)
 	}
 	if got := fake.bodies[len(fake.bodies)-1]; got["MergeTitleField"] != "Promote abc to prod" || got["MergeMessageField"] != "Approved by gitfleet" {
 		t.Fatalf("merge body = %v", got)
 	}
-	if err := g.MergePullRequest(ctx, 3, "again"); !errors.Is(err, ErrRejected) {
+	if err := g.MergePullRequest(ctx, 3, "", "again"); !errors.Is(err, ErrRejected) {
 		t.Fatalf("second MergePullRequest() = %v, want ErrRejected (405)", err)
 	}
 	// A pull request Gitea is still checking is merged once the check is done.
 	fake.mu.Lock()
 	fake.checking, fake.bodies = 2, nil
 	fake.mu.Unlock()
-	if err := g.MergePullRequest(ctx, 4, "Promote def to prod"); err != nil {
+	if err := g.MergePullRequest(ctx, 4, "", "Promote def to prod"); err != nil {
 		t.Fatalf("MergePullRequest() while Gitea checks the pull request = %v", err)
 	}
 	if n := len(fake.bodies); n != 3 {
@@ -142,7 +198,7 @@ func TestGiteaAdapter(t *testing.T) {
 	}
 
 	bad, _ := NewGitea(srv.URL+"/api/v1/", "o/r", "wrong", fastRetry)
-	if err := bad.MergePullRequest(ctx, 4, "x"); !errors.Is(err, ErrAuthentication) || strings.Contains(err.Error(), "wrong") {
+	if err := bad.MergePullRequest(ctx, 4, "", "x"); !errors.Is(err, ErrAuthentication) || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("MergePullRequest(bad token) = %v, want ErrAuthentication without the token", err)
 	}
 }
@@ -193,7 +249,7 @@ func TestGiteaRateLimits(t *testing.T) {
 			srv, g := newGitea(t)
 			srv.InjectFault(forge.Fault{Method: "POST", PathPrefix: merge, Count: 1, Status: tc.status, Header: tc.header, Body: giteaBody})
 			start := time.Now()
-			err := g.MergePullRequest(ctx, 3, "x")
+			err := g.MergePullRequest(ctx, 3, "", "x")
 			var apiErr *APIError
 			if !errors.Is(err, ErrRateLimited) || !errors.As(err, &apiErr) || apiErr.StatusCode != tc.status || apiErr.Forge != "gitea" {
 				t.Fatalf("MergePullRequest() = %v, want a gitea *APIError %d wrapping ErrRateLimited", err, tc.status)
@@ -212,7 +268,7 @@ func TestGiteaRateLimits(t *testing.T) {
 	t.Run("403 without rate limit headers", func(t *testing.T) {
 		srv, g := newGitea(t)
 		srv.InjectFault(forge.Fault{Method: "POST", PathPrefix: merge, Count: 1, Status: 403, Body: `{"message":"user should have a permission to merge","url":"x"}`})
-		err := g.MergePullRequest(ctx, 3, "x")
+		err := g.MergePullRequest(ctx, 3, "", "x")
 		var apiErr *APIError
 		if !errors.Is(err, ErrAuthentication) || errors.Is(err, ErrRateLimited) || !errors.As(err, &apiErr) || !apiErr.ResetAt.IsZero() {
 			t.Fatalf("MergePullRequest() = %v, want ErrAuthentication without ResetAt", err)

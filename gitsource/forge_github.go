@@ -50,6 +50,7 @@ type GitHub struct {
 	client      *github.Client
 	owner, repo string
 	kind        string // "github" or "gitea", for error messages
+	retry       RetryPolicy
 }
 
 var _ Forge = (*GitHub)(nil)
@@ -87,14 +88,15 @@ func newGitHubClient(base *url.URL, repository, token, kind string, opts []Forge
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	hc.Transport = &retryTransport{base: rt, policy: cfg.retry.withDefaults(), now: time.Now}
+	policy := cfg.retry.withDefaults()
+	hc.Transport = &retryTransport{base: rt, policy: policy, now: time.Now}
 	c := github.NewClient(hc)
 	if token != "" {
 		c = c.WithAuthToken(token)
 	}
 	c.BaseURL = base
 	c.UserAgent = cfg.userAgent
-	return &GitHub{client: c, owner: owner, repo: strings.TrimSuffix(repo, ".git"), kind: kind}, nil
+	return &GitHub{client: c, owner: owner, repo: strings.TrimSuffix(repo, ".git"), kind: kind, retry: policy}, nil
 }
 
 // apiBase parses an API URL and adds a trailing slash.
@@ -114,7 +116,10 @@ func apiBase(apiURL string) (*url.URL, error) {
 func (g *GitHub) Repository() string { return g.owner + "/" + g.repo }
 
 // SetStatus posts a commit status on sha. A description longer than
-// MaxStatusDescription characters is cut.
+// MaxStatusDescription characters is cut. A request whose answer is lost (5xx) is sent
+// again: posting the same state, context and description twice leaves the context's newest
+// status as asked and only adds one entry towards GitHub's 1000 statuses per sha and
+// context.
 func (g *GitHub) SetStatus(ctx context.Context, sha string, st CommitStatus) error {
 	if err := validState(st.State); err != nil {
 		return fmt.Errorf("%s: set status %q on %s: %w", g.kind, st.Context, sha, err)
@@ -127,7 +132,7 @@ func (g *GitHub) SetStatus(ctx context.Context, sha string, st CommitStatus) err
 	if st.TargetURL != "" {
 		rs.TargetURL = github.String(st.TargetURL)
 	}
-	_, _, err := g.client.Repositories.CreateStatus(ctx, g.owner, g.repo, sha, rs)
+	_, _, err := g.client.Repositories.CreateStatus(idempotentCall(ctx), g.owner, g.repo, sha, rs)
 	return g.wrap(fmt.Sprintf("set status %q on %s", st.Context, sha), err)
 }
 
@@ -176,25 +181,39 @@ func (g *GitHub) CombinedStatus(ctx context.Context, ref string) (*CombinedStatu
 }
 
 // CreatePullRequest opens a pull request from pr.Head into pr.Base and adds its labels.
-// When an open pull request from Head into Base already exists (GitHub answers 422, e.g.
-// after a retried request that had succeeded), that pull request is returned.
+// When an open pull request from Head into Base already exists (GitHub answers 422), that
+// pull request is returned. When the answer is lost (5xx), the open pull requests from Head
+// into Base are listed before the request is sent again, so a pull request is never opened
+// twice.
 func (g *GitHub) CreatePullRequest(ctx context.Context, pr NewPullRequest) (*PullRequest, error) {
-	created, _, err := g.client.PullRequests.Create(ctx, g.owner, g.repo, &github.NewPullRequest{
-		Title: github.String(pr.Title), Body: github.String(pr.Body),
-		Head: github.String(pr.Head), Base: github.String(pr.Base),
-	})
+	op := fmt.Sprintf("create pull request %s -> %s", pr.Head, pr.Base)
 	var out *PullRequest
-	if err != nil {
-		if !isAlreadyExists(err) {
-			return nil, g.wrap(fmt.Sprintf("create pull request %s -> %s", pr.Head, pr.Base), err)
-		}
-		open, lerr := g.ListPullRequests(ctx, pr.Head, pr.Base, "open")
-		if lerr != nil || len(open) == 0 {
-			return nil, g.wrap(fmt.Sprintf("create pull request %s -> %s", pr.Head, pr.Base), err)
+	openOne := func() (bool, error) {
+		open, err := g.ListPullRequests(ctx, pr.Head, pr.Base, "open")
+		if err != nil || len(open) == 0 {
+			return false, err
 		}
 		out = open[0]
-	} else {
+		return true, nil
+	}
+	err := sendOnce(ctx, g.retry, func() error {
+		created, _, err := g.client.PullRequests.Create(ctx, g.owner, g.repo, &github.NewPullRequest{
+			Title: github.String(pr.Title), Body: github.String(pr.Body),
+			Head: github.String(pr.Head), Base: github.String(pr.Base),
+		})
+		if err != nil {
+			if isAlreadyExists(err) {
+				if ok, lerr := openOne(); lerr == nil && ok {
+					return nil
+				}
+			}
+			return g.wrap(op, err)
+		}
 		out = convertPR(created)
+		return nil
+	}, openOne)
+	if err != nil {
+		return nil, err
 	}
 	if len(pr.Labels) > 0 {
 		labels, err := g.addLabels(ctx, out.Number, pr.Labels)
@@ -231,7 +250,7 @@ func (g *GitHub) AddLabels(ctx context.Context, number int, labels []string) ([]
 }
 
 func (g *GitHub) addLabels(ctx context.Context, number int, labels []string) ([]string, error) {
-	ls, _, err := g.client.Issues.AddLabelsToIssue(ctx, g.owner, g.repo, number, labels)
+	ls, _, err := g.client.Issues.AddLabelsToIssue(idempotentCall(ctx), g.owner, g.repo, number, labels)
 	if err != nil {
 		return nil, g.wrap(fmt.Sprintf("add labels to #%d", number), err)
 	}
@@ -240,7 +259,7 @@ func (g *GitHub) addLabels(ctx context.Context, number int, labels []string) ([]
 
 // UpdatePullRequest changes a pull request's title and body.
 func (g *GitHub) UpdatePullRequest(ctx context.Context, number int, title, body string) (*PullRequest, error) {
-	pr, _, err := g.client.PullRequests.Edit(ctx, g.owner, g.repo, number, &github.PullRequest{
+	pr, _, err := g.client.PullRequests.Edit(idempotentCall(ctx), g.owner, g.repo, number, &github.PullRequest{
 		Title: github.String(title), Body: github.String(body),
 	})
 	if err != nil {
@@ -288,30 +307,91 @@ func (g *GitHub) ListPullRequests(ctx context.Context, head, base, state string)
 	}
 }
 
-// MergePullRequest merges a pull request with a merge commit whose message is message.
-// A pull request that cannot be merged (already merged, closed, conflicting) returns an
-// error wrapping ErrRejected.
-func (g *GitHub) MergePullRequest(ctx context.Context, number int, message string) error {
-	res, _, err := g.client.PullRequests.Merge(ctx, g.owner, g.repo, number, message, &github.PullRequestOptions{MergeMethod: "merge"})
+// MergePullRequest merges a pull request with a merge commit whose message is message,
+// only if its head is still headSHA (GitHub's sha parameter); an empty headSHA merges
+// whatever the head is. A head that moved returns an error wrapping ErrHeadMoved and
+// ErrRejected; a pull request that cannot be merged (already merged, closed, conflicting)
+// an error wrapping ErrRejected. When the answer is lost (5xx), the pull request is read
+// before the merge is sent again: merged at headSHA counts as done.
+func (g *GitHub) MergePullRequest(ctx context.Context, number int, headSHA, message string) error {
+	op := fmt.Sprintf("merge pull request #%d", number)
+	err := sendOnce(ctx, g.retry, func() error {
+		res, _, err := g.client.PullRequests.Merge(ctx, g.owner, g.repo, number, message, &github.PullRequestOptions{MergeMethod: "merge", SHA: headSHA})
+		if err != nil {
+			return g.wrap(op, err)
+		}
+		if !res.GetMerged() {
+			return fmt.Errorf("%s: merge pull request %s#%d: not merged: %s: %w", g.kind, g.Repository(), number, res.GetMessage(), ErrRejected)
+		}
+		return nil
+	}, func() (bool, error) { return g.mergedAt(ctx, number, headSHA) })
+	var apiErr *APIError
+	if headSHA != "" && errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusConflict {
+		return g.headMoved(ctx, number, headSHA, err)
+	}
+	return err
+}
+
+// ErrHeadMoved is returned (wrapped, with ErrRejected) by MergePullRequest when the pull
+// request's head is no longer the commit that was reviewed.
+var ErrHeadMoved = errors.New("the head of the pull request moved since it was reviewed")
+
+// headMoved explains a merge refused because the head moved, naming the new head when it
+// can be read.
+func (g *GitHub) headMoved(ctx context.Context, number int, headSHA string, err error) error {
+	now := ""
+	if pr, gerr := g.GetPullRequest(ctx, number); gerr == nil && pr.HeadSHA != "" && pr.HeadSHA != headSHA {
+		now = fmt.Sprintf(" (%s is now at %s)", pr.Head, pr.HeadSHA)
+	}
+	return fmt.Errorf("%s: pull request %s#%d was not merged: it was reviewed at %s, but commits were pushed to it since%s; review them and approve again: %w: %w",
+		g.kind, g.Repository(), number, headSHA, now, ErrHeadMoved, err)
+}
+
+// mergedAt reports whether pull request number is merged, at headSHA when it is not empty.
+func (g *GitHub) mergedAt(ctx context.Context, number int, headSHA string) (bool, error) {
+	pr, err := g.GetPullRequest(ctx, number)
 	if err != nil {
-		return g.wrap(fmt.Sprintf("merge pull request #%d", number), err)
+		return false, err
 	}
-	if !res.GetMerged() {
-		return fmt.Errorf("%s: merge pull request %s#%d: not merged: %s: %w", g.kind, g.Repository(), number, res.GetMessage(), ErrRejected)
-	}
-	return nil
+	return pr.Merged && (headSHA == "" || pr.HeadSHA == headSHA), nil
 }
 
 // ClosePullRequest closes a pull request without merging.
 func (g *GitHub) ClosePullRequest(ctx context.Context, number int) error {
-	_, _, err := g.client.PullRequests.Edit(ctx, g.owner, g.repo, number, &github.PullRequest{State: github.String("closed")})
+	_, _, err := g.client.PullRequests.Edit(idempotentCall(ctx), g.owner, g.repo, number, &github.PullRequest{State: github.String("closed")})
 	return g.wrap(fmt.Sprintf("close pull request #%d", number), err)
 }
 
-// Comment adds a comment to a pull request.
+// Comment adds a comment to a pull request. When the answer is lost (5xx), the pull
+// request's comments are read before the request is sent again: a comment with the same
+// body created since a minute before the first attempt (clock skew) counts as done.
 func (g *GitHub) Comment(ctx context.Context, number int, body string) error {
-	_, _, err := g.client.Issues.CreateComment(ctx, g.owner, g.repo, number, &github.IssueComment{Body: github.String(body)})
-	return g.wrap(fmt.Sprintf("comment on #%d", number), err)
+	since := time.Now().Add(-time.Minute)
+	return sendOnce(ctx, g.retry, func() error {
+		_, _, err := g.client.Issues.CreateComment(ctx, g.owner, g.repo, number, &github.IssueComment{Body: github.String(body)})
+		return g.wrap(fmt.Sprintf("comment on #%d", number), err)
+	}, func() (bool, error) { return g.hasComment(ctx, number, body, since) })
+}
+
+// hasComment reports whether pull request number has a comment with body created at or
+// after since.
+func (g *GitHub) hasComment(ctx context.Context, number int, body string, since time.Time) (bool, error) {
+	opts := &github.IssueListCommentsOptions{Since: &since, ListOptions: github.ListOptions{PerPage: 100}}
+	for {
+		cs, resp, err := g.client.Issues.ListComments(ctx, g.owner, g.repo, number, opts)
+		if err != nil {
+			return false, g.wrap(fmt.Sprintf("list comments of #%d", number), err)
+		}
+		for _, c := range cs {
+			if c.GetBody() == body && !c.GetCreatedAt().Before(since) {
+				return true, nil
+			}
+		}
+		if resp.NextPage == 0 || len(cs) == 0 {
+			return false, nil
+		}
+		opts.Page = resp.NextPage
+	}
 }
 
 // ClosePullRequestWithComment comments body on an open pull request (unless a comment

@@ -112,7 +112,7 @@ func (NopForge) ListPullRequests(context.Context, string, string, string) ([]*Pu
 }
 
 // MergePullRequest returns ErrNoForge.
-func (NopForge) MergePullRequest(context.Context, int, string) error {
+func (NopForge) MergePullRequest(context.Context, int, string, string) error {
 	return fmt.Errorf("merge pull request: %w", ErrNoForge)
 }
 

@@ -3,6 +3,7 @@ package gitsource
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -123,13 +124,13 @@ func TestGitHubPullRequests(t *testing.T) {
 	if list, err := gh.ListPullRequests(ctx, "other", "", "all"); err != nil || len(list) != 0 {
 		t.Fatalf("ListPullRequests(other head) = %v, %v; want none", list, err)
 	}
-	if err := gh.MergePullRequest(ctx, 1, "Promote def456 to prod\n\nApproved."); err != nil {
+	if err := gh.MergePullRequest(ctx, 1, shaPromote, "Promote def456 to prod\n\nApproved."); err != nil {
 		t.Fatalf("MergePullRequest() = %v", err)
 	}
 	if got, _ := srv.PullRequest("fleet/config", 1); !got.Merged || got.MergeMessage != "Promote def456 to prod\n\nApproved." {
 		t.Fatalf("after merge: %+v", got)
 	}
-	if err := gh.MergePullRequest(ctx, 1, "again"); !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "405") {
+	if err := gh.MergePullRequest(ctx, 1, shaPromote, "again"); !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "405") {
 		t.Fatalf("second MergePullRequest() = %v, want ErrRejected (405)", err)
 	}
 	pr, err = gh.GetPullRequest(ctx, 1)
@@ -413,5 +414,147 @@ func TestRepositoryFromURL(t *testing.T) {
 	}
 	if _, err := RepositoryFromURL("https://github.com/onlyowner"); err == nil {
 		t.Errorf("RepositoryFromURL(no name) succeeded")
+	}
+}
+
+// A rate limit answer that does not say how long to wait is waited out for at least a
+// minute (GitHub's rule), never retried at once.
+func TestGitHubRateLimitWithoutWait(t *testing.T) {
+	ctx := context.Background()
+	st := CommitStatus{Context: "gitfleet/cluster/a", State: StateSuccess}
+	for name, inject := range map[string]func(*forge.Server){
+		"429":                  func(s *forge.Server) { s.TooManyRequestsWithoutRetryAfterNext(10) },
+		"secondary rate limit": func(s *forge.Server) { s.SecondaryRateLimitWithoutRetryAfterNext(10) },
+	} {
+		t.Run(name+" past MaxWait", func(t *testing.T) {
+			srv, gh := newGitHubDouble(t) // MaxWait 3s: a minute is not waited for
+			inject(srv)
+			start := time.Now()
+			err := gh.SetStatus(ctx, shaMain, st)
+			if !errors.Is(err, ErrRateLimited) {
+				t.Fatalf("SetStatus() = %v, want ErrRateLimited", err)
+			}
+			if n := srv.RequestCount("", "/"); n != 1 || time.Since(start) > time.Second {
+				t.Fatalf("%d requests in %v, want 1 at once (no retry before a minute)", n, time.Since(start))
+			}
+			if d, ok := RateLimitDelay(err, time.Now()); !ok || d < time.Minute {
+				t.Fatalf("RateLimitDelay() = %v, %v; want at least a minute", d, ok)
+			}
+		})
+		t.Run(name+" within MaxWait", func(t *testing.T) {
+			srv, _ := newGitHubDouble(t)
+			gh, _ := NewGitHub(srv.URL(), "fleet/config", forge.Token) // MaxWait 60s
+			inject(srv)
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			if err := gh.SetStatus(cctx, shaMain, st); !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrRateLimited) {
+				t.Fatalf("SetStatus() = %v, want it still waiting at the deadline", err)
+			}
+			if n := srv.RequestCount("", "/"); n != 1 {
+				t.Fatalf("%d requests within 2s, want 1 (the next one a minute later)", n)
+			}
+		})
+	}
+	t.Run("doubling", func(t *testing.T) {
+		tr := &retryTransport{policy: RetryPolicy{MaxAttempts: 5, BaseDelay: time.Millisecond, MaxDelay: time.Second, MaxWait: 3 * time.Minute}, now: time.Now}
+		req, _ := http.NewRequest("POST", "http://127.0.0.1/repos/o/r/statuses/x", nil)
+		resp := &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{}}
+		for blind, want := range []time.Duration{time.Minute, 2 * time.Minute} {
+			if wait, retry, isBlind := tr.shouldRetry(req, resp, nil, time.Millisecond, blind); wait != want || !retry || !isBlind {
+				t.Fatalf("shouldRetry(after %d) = %v, %v, %v; want %v, true, true", blind, wait, retry, isBlind, want)
+			}
+		}
+		if _, retry, _ := tr.shouldRetry(req, resp, nil, time.Millisecond, 2); retry {
+			t.Fatalf("shouldRetry(third) retried, want a 4m wait refused (MaxWait 3m)")
+		}
+		if got := blindRateLimitWait(20); got != time.Hour {
+			t.Fatalf("blindRateLimitWait(20) = %v, want 1h", got)
+		}
+	})
+}
+
+// A 502 answered after the forge stored the request does not make gitfleet create things
+// twice: pull requests, comments and merges are checked before they are sent again.
+func TestGitHubLostAnswers(t *testing.T) {
+	ctx := context.Background()
+	const posts = "/repos/fleet/config/"
+	srv, gh := newGitHubDouble(t)
+	srv.FailNextAfterServing("POST", posts+"pulls", 1, 502)
+	pr, err := gh.CreatePullRequest(ctx, NewPullRequest{Title: "Promote", Head: "gitfleet/promote/prod", Base: "env/prod"})
+	if err != nil || pr.Number != 1 {
+		t.Errorf("CreatePullRequest() after a lost answer = %+v, %v; want #1", pr, err)
+	}
+	if n, posted := len(srv.PullRequests("fleet/config")), srv.RequestCount("POST", posts+"pulls"); n != 1 || posted != 1 {
+		t.Errorf("%d pull requests from %d POSTs, want 1 from 1 (the open one found before re-posting)", n, posted)
+	}
+
+	srv.FailNextAfterServing("POST", posts+"issues/1/comments", 1, 502)
+	if err := gh.Comment(ctx, 1, "gates passed"); err != nil {
+		t.Errorf("Comment() after a lost answer = %v", err)
+	}
+	if c := srv.Comments("fleet/config", 1); len(c) != 1 {
+		t.Errorf("%d comments, want 1", len(c))
+	}
+	srv.FailNext(1, 502) // lost before it was stored: sent again
+	if err := gh.Comment(ctx, 1, "merged"); err != nil {
+		t.Errorf("Comment() after a 502 = %v", err)
+	}
+	if c := srv.Comments("fleet/config", 1); len(c) != 2 {
+		t.Errorf("%d comments, want 2 (the second comment posted again after a 502 that stored nothing)", len(c))
+	}
+
+	// A status is posted again: the same newest status, one more entry.
+	srv.FailNextAfterServing("POST", posts+"statuses/", 1, 502)
+	if err := gh.SetStatus(ctx, shaMain, CommitStatus{Context: "gitfleet/stage/prod", State: StateSuccess}); err != nil {
+		t.Errorf("SetStatus() after a lost answer = %v", err)
+	}
+	if st, _ := srv.LatestStatus("fleet/config", shaMain, "gitfleet/stage/prod"); st.State != "success" || len(srv.Statuses("fleet/config", shaMain)) != 2 {
+		t.Errorf("statuses = %+v, want success posted twice", srv.Statuses("fleet/config", shaMain))
+	}
+
+	srv.FailNextAfterServing("PUT", posts+"pulls/1/merge", 1, 502)
+	if err := gh.MergePullRequest(ctx, 1, shaPromote, "Promote"); err != nil {
+		t.Errorf("MergePullRequest() after a lost answer = %v, want nil (merged at the reviewed head)", err)
+	}
+	if n := srv.RequestCount("PUT", posts+"pulls/1/merge"); n != 1 {
+		t.Errorf("%d merge requests, want 1", n)
+	}
+	// A merge whose answer is lost and that did not happen is sent again.
+	srv.SetBranch("fleet/config", "gitfleet/promote/prod", shaMain)
+	srv.SetBranch("fleet/config", "env/staging", shaPromote)
+	pr2, err := gh.CreatePullRequest(ctx, NewPullRequest{Title: "Promote", Head: "gitfleet/promote/prod", Base: "env/staging"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.FailNext(1, 503)
+	if err := gh.MergePullRequest(ctx, pr2.Number, shaMain, "Promote"); err != nil {
+		t.Errorf("MergePullRequest() after a 503 = %v", err)
+	}
+}
+
+// A pull request whose head moved since it was reviewed is not merged, with an error that
+// says so.
+func TestGitHubMergeHeadMoved(t *testing.T) {
+	ctx := context.Background()
+	srv, gh := newGitHubDouble(t)
+	if _, err := gh.CreatePullRequest(ctx, NewPullRequest{Title: "Promote", Head: "gitfleet/promote/prod", Base: "env/prod"}); err != nil {
+		t.Fatal(err)
+	}
+	const pushed = "3333333333333333333333333333333333333333"
+	srv.SetBranch("fleet/config", "gitfleet/promote/prod", pushed)
+	err := gh.MergePullRequest(ctx, 1, shaPromote, "Promote")
+	if !errors.Is(err, ErrHeadMoved) || !errors.Is(err, ErrRejected) {
+		t.Fatalf("MergePullRequest(reviewed head) after a push = %v, want ErrHeadMoved and ErrRejected", err)
+	}
+	for _, want := range []string{"409", shaPromote, pushed, "approve again"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q does not say %q", err, want)
+		}
+	}
+	if pr, _ := srv.PullRequest("fleet/config", 1); pr.Merged {
+		t.Fatalf("the pull request was merged at %s", pr.HeadSHA)
+	}
+	if err := gh.MergePullRequest(ctx, 1, pushed, "Promote"); err != nil {
+		t.Fatalf("MergePullRequest(new head) = %v", err)
 	}
 }

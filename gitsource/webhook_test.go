@@ -158,7 +158,7 @@ func TestWebhooksFromTheDouble(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := gh.MergePullRequest(ctx, pr.Number, "merge"); err != nil {
+	if err := gh.MergePullRequest(ctx, pr.Number, pr.HeadSHA, "merge"); err != nil {
 		t.Fatal(err)
 	}
 	srv.WaitDeliveries()

@@ -139,7 +139,8 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 // approve merges the open approval pull request of stage through the forge of the
 // pipeline's GitSource (the token comes from its Secret, readable with the caller's
-// kubeconfig), and asks the pipeline to reconcile now.
+// kubeconfig), only if its head is still the commit the Promotion records, and asks the
+// pipeline to reconcile now.
 func approve(ctx context.Context, c client.Client, ns, pipeline, stage string) (*fleetv1alpha1.PullRequestRef, error) {
 	pipe, idx, err := findStage(ctx, c, ns, pipeline, stage)
 	if err != nil {
@@ -181,7 +182,12 @@ func approve(ctx context.Context, c client.Client, ns, pipeline, stage string) (
 	if forge == nil {
 		return nil, fmt.Errorf("GitSource %s has no forge", src.Name)
 	}
-	if err := forge.MergePullRequest(ctx, int(ref.Number), fmt.Sprintf("Approved with gitfleet approve %s", stage)); err != nil {
+	if ref.HeadCommit == "" {
+		return nil, fmt.Errorf("promotion %s does not record the commit its pull request #%d was opened at, so gitfleet cannot check that #%d still carries what the hub proposed; merge it on the forge after review", promo.Name, ref.Number, ref.Number)
+	}
+	// Merge only the commit the hub proposed: a commit pushed to the branch since is
+	// refused by the forge (ErrHeadMoved).
+	if err := forge.MergePullRequest(ctx, int(ref.Number), ref.HeadCommit, fmt.Sprintf("Approved with gitfleet approve %s", stage)); err != nil {
 		return nil, fmt.Errorf("merging #%d: %w", ref.Number, err)
 	}
 	if err := requestReconcile(ctx, c, pipe); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"strings"
@@ -37,7 +38,7 @@ func promotionFixture(t *testing.T, apiURL string) client.Client {
 	promo := &fleetv1alpha1.Promotion{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "fleet", Name: "release-prod-0123456789ab"},
 		Status: fleetv1alpha1.PromotionStatus{Phase: fleetv1alpha1.PromotionOpen,
-			PullRequest: &fleetv1alpha1.PullRequestRef{Number: 1, URL: "http://example.com/pull/1"}},
+			PullRequest: &fleetv1alpha1.PullRequestRef{Number: 1, URL: "http://example.com/pull/1", HeadCommit: strings.Repeat("b", 40)}},
 	}
 	placement := &fleetv1alpha1.Placement{ObjectMeta: metav1.ObjectMeta{Namespace: "fleet", Name: "hello"},
 		Spec: fleetv1alpha1.PlacementSpec{SourceRef: fleetv1alpha1.LocalObjectReference{Name: "fleet"}, PipelineRef: &fleetv1alpha1.LocalObjectReference{Name: "release"}}}
@@ -66,6 +67,27 @@ func TestApproveMergesTheOpenPullRequest(t *testing.T) {
 	}
 	if _, err := approve(ctx, c, "fleet", "", "dev"); err == nil {
 		t.Errorf("approve(dev) = nil, want an error (nothing to approve)")
+	}
+}
+
+// A commit pushed to the promote branch after the hub opened the pull request is not
+// merged by gitfleet approve.
+func TestApproveRefusesAMovedHead(t *testing.T) {
+	gh := forge.NewServer(t)
+	gh.AddRepo("fleet/config", map[string]string{"env/prod": strings.Repeat("a", 40), "gitfleet/promote/prod": strings.Repeat("b", 40)})
+	c := promotionFixture(t, gh.URL())
+	ctx := context.Background()
+	if _, err := newGitHub(t, gh).CreatePullRequest(ctx, newPR()); err != nil {
+		t.Fatal(err)
+	}
+	moved := strings.Repeat("c", 40)
+	gh.SetBranch("fleet/config", "gitfleet/promote/prod", moved)
+	_, err := approve(ctx, c, "fleet", "", "prod")
+	if !errors.Is(err, gitsource.ErrHeadMoved) || !strings.Contains(err.Error(), moved) || !strings.Contains(err.Error(), "approve again") {
+		t.Fatalf("approve(prod) after a push to the promote branch = %v, want ErrHeadMoved naming %s", err, moved)
+	}
+	if pr, _ := gh.PullRequest("fleet/config", 1); pr.Merged {
+		t.Fatalf("pull request #1 was merged at %s, a head nobody reviewed", pr.HeadSHA)
 	}
 }
 

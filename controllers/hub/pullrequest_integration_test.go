@@ -109,7 +109,7 @@ func TestPullRequestPromotion(t *testing.T) {
 		gh.InjectFault(forge.Fault{Method: "POST", PathPrefix: "/repos/fleet/config/statuses", Count: 1000, Status: 502})
 		defer gh.ClearFaults()
 		merged := time.Now()
-		if err := api.MergePullRequest(ctx, 1, "approved"); err != nil {
+		if err := api.MergePullRequest(ctx, 1, "", "approved"); err != nil {
 			t.Fatal(err)
 		}
 		h.waitPipelineReady(t, "False", fleetv1alpha1.ForgeUnavailableReason)
@@ -160,7 +160,7 @@ func TestPullRequestPromotion(t *testing.T) {
 			t.Errorf("pull request #3 = %q, want it to carry %s:\n%s", pr3.Title, rev4[:7], pr3.Body)
 		}
 		h.waitPromotion(t, "release-prod-"+rev3[:12], fleetv1alpha1.PromotionSuperseded)
-		if err := api.MergePullRequest(ctx, 3, "approved"); err != nil {
+		if err := api.MergePullRequest(ctx, 3, "", "approved"); err != nil {
 			t.Fatal(err)
 		}
 		merged := time.Now()

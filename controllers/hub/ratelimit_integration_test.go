@@ -109,7 +109,7 @@ func TestPromotionRateLimits(t *testing.T) {
 		gh.InjectFault(tooManyRequests("POST", statuses, 2, time.Second))
 		defer gh.ClearFaults()
 		merged := time.Now()
-		if err := api.MergePullRequest(ctx, 1, "approved"); err != nil {
+		if err := api.MergePullRequest(ctx, 1, "", "approved"); err != nil {
 			t.Fatal(err)
 		}
 		NewWithT(t).Eventually(func(g Gomega) {

@@ -101,7 +101,7 @@ func TestRollback(t *testing.T) {
 		if files := h.readBranch(t, "gitfleet/rollback/staging"); sourceCommit(t, files) != rev1 || !strings.Contains(files[stagingHello], "hello v1") {
 			t.Errorf("gitfleet/rollback/staging holds %s with %q, want the render of %s", sourceCommit(t, files)[:7], files[stagingHello], rev1[:7])
 		}
-		if err := api.MergePullRequest(ctx, n, "roll back"); err != nil {
+		if err := api.MergePullRequest(ctx, n, "", "roll back"); err != nil {
 			t.Fatal(err)
 		}
 		h.waitPromotion(t, promo.Name, fleetv1alpha1.PromotionMerged)
@@ -133,7 +133,7 @@ func TestRollback(t *testing.T) {
 		if files := h.readBranch(t, "gitfleet/rollback/prod"); !strings.Contains(files[prodHello], "hello v1") || sourceCommit(t, files) != rev1 {
 			t.Errorf("gitfleet/rollback/prod = %q at %s, want hello v1 at %s", files[prodHello], sourceCommit(t, files), rev1[:7])
 		}
-		if err := api.MergePullRequest(ctx, int(promo.Status.PullRequest.Number), "roll back"); err != nil {
+		if err := api.MergePullRequest(ctx, int(promo.Status.PullRequest.Number), promo.Status.PullRequest.HeadCommit, "roll back"); err != nil {
 			t.Fatal(err)
 		}
 		h.waitPromotion(t, promo.Name, fleetv1alpha1.PromotionMerged)
@@ -203,7 +203,7 @@ func (h *hubEnv) release(t *testing.T, api *gitsource.GitHub, rev string, pr int
 	h.waitStage(t, "dev", HaveField("CurrentRevision", rev))
 	h.playAgents(t, "dev", []string{"dev-1", "dev-2"}, "staging", HaveField("CurrentRevision", rev))
 	h.playAgents(t, "staging", []string{"staging-1"}, "prod", And(HaveField("TargetRevision", rev), HaveField("Message", ContainSubstring("awaiting approval #%d", pr))))
-	if err := api.MergePullRequest(context.Background(), pr, "approved"); err != nil {
+	if err := api.MergePullRequest(context.Background(), pr, "", "approved"); err != nil {
 		t.Fatal(err)
 	}
 	h.waitStage(t, "prod", HaveField("CurrentRevision", rev))
@@ -252,7 +252,7 @@ func TestRollbackMergedBeforeTheForgeSaysSo(t *testing.T) {
 	}).WithTimeout(5 * time.Second).Should(Succeed())
 	// The forge reports the merge.
 	gh.OnMerge(func(string, forge.PullRequest) (string, error) { return merged, nil })
-	if err := api.MergePullRequest(ctx, n, "roll back"); err != nil {
+	if err := api.MergePullRequest(ctx, n, "", "roll back"); err != nil {
 		t.Fatal(err)
 	}
 	h.waitPromotion(t, promo.Name, fleetv1alpha1.PromotionMerged)

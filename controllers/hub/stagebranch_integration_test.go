@@ -40,7 +40,7 @@ func TestMergedStageBranchIsNotRenderedBack(t *testing.T) {
 		"fleet/clusters.yaml": mustRead(t, "testdata/promotion/fleet/clusters.yaml") + prodCluster,
 	}})
 	approve(rev1, 1)
-	if err := api.MergePullRequest(ctx, 1, "approved"); err != nil {
+	if err := api.MergePullRequest(ctx, 1, "", "approved"); err != nil {
 		t.Fatal(err)
 	}
 	if err := hub.RequestReconcile(ctx, h.c, h.pipeline(t, "release"), time.Now()); err != nil {
@@ -53,7 +53,7 @@ func TestMergedStageBranchIsNotRenderedBack(t *testing.T) {
 	// The pipeline is held, then the pull request merged: its status still says prod
 	// holds rev1 while hydration runs (a new Override).
 	gate.close(t, h, "release")
-	if err := api.MergePullRequest(ctx, 2, "approved"); err != nil {
+	if err := api.MergePullRequest(ctx, 2, "", "approved"); err != nil {
 		t.Fatal(err)
 	}
 	h.hydrated(t, "noop")

@@ -80,7 +80,12 @@ func (d *Demo) MergePR(ctx context.Context, number int) error {
 	if err != nil {
 		return err
 	}
-	if err := g.MergePullRequest(ctx, number, fmt.Sprintf("Merge pull request #%d", number)); err != nil {
+	pr, err := g.GetPullRequest(ctx, number)
+	if err != nil {
+		return err
+	}
+	// Merge the head the reviewer looked at, not whatever was pushed since.
+	if err := g.MergePullRequest(ctx, number, pr.HeadSHA, fmt.Sprintf("Merge pull request #%d", number)); err != nil {
 		return fmt.Errorf("merging #%d: %w", number, err)
 	}
 	d.say("merged #%d", number)

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // PullRequest is a pull request the server holds.
@@ -26,6 +27,17 @@ type PullRequest struct {
 	Labels               []string
 	CreatedAt, UpdatedAt time.Time
 	ClosedAt, MergedAt   *time.Time
+}
+
+// MaxBody is the longest pull request or comment body GitHub accepts, in characters.
+const MaxBody = 65536
+
+// bodyTooLong is GitHub's answer to a body over MaxBody characters.
+func bodyTooLong(resource string, body *string) *apiError {
+	if body == nil || utf8.RuneCountInString(*body) <= MaxBody {
+		return nil
+	}
+	return errValidation(resource, "body", "custom", "body is too long (maximum is 65536 characters)")
 }
 
 // Comment is an issue comment on a pull request.
@@ -153,6 +165,9 @@ func (s *Server) createPull(rp *repo, r *http.Request) (*response, *apiError, []
 	case in.Base == nil || *in.Base == "":
 		return nil, errValidation("PullRequest", "base", "missing_field", ""), nil
 	}
+	if e := bodyTooLong("PullRequest", in.Body); e != nil {
+		return nil, e, nil
+	}
 	head, base := stripOwner(*in.Head), *in.Base
 	headSHA, ok := rp.branchHead(head)
 	if !ok {
@@ -252,6 +267,9 @@ func (s *Server) updatePull(rp *repo, n int, r *http.Request) (*response, *apiEr
 	}
 	if in.Title != nil && strings.TrimSpace(*in.Title) == "" {
 		return nil, errValidation("PullRequest", "title", "missing_field", ""), nil
+	}
+	if e := bodyTooLong("PullRequest", in.Body); e != nil {
+		return nil, e, nil
 	}
 	if in.State != nil && *in.State != "open" && *in.State != "closed" {
 		return nil, errValidation("PullRequest", "state", "invalid", ""), nil
@@ -369,8 +387,8 @@ func (s *Server) createComment(rp *repo, n int, r *http.Request) (*response, *ap
 	if in.Body == nil || *in.Body == "" {
 		return nil, errValidation("IssueComment", "body", "missing_field", ""), nil
 	}
-	if len(*in.Body) > 65536 {
-		return nil, errValidation("IssueComment", "body", "custom", "Body is too long (maximum is 65536 characters)"), nil
+	if e := bodyTooLong("IssueComment", in.Body); e != nil {
+		return nil, e, nil
 	}
 	c := Comment{ID: s.id(), Body: *in.Body, CreatedAt: s.now().UTC()}
 	rp.comments[n] = append(rp.comments[n], c)

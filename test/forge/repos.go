@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -23,6 +24,9 @@ const MaxStatusesPerContext = 1000
 
 // MaxDescription is the longest status description GitHub accepts.
 const MaxDescription = 140
+
+// MaxContext is the longest status context GitHub accepts, in characters.
+const MaxContext = 255
 
 type repo struct {
 	name     string
@@ -173,10 +177,13 @@ func (s *Server) createStatus(rp *repo, sha string, r *http.Request) (*response,
 	}
 	st := Status{ID: s.id(), SHA: sha, State: *in.State, Context: "default", CreatedAt: s.now().UTC()}
 	if in.Context != nil && *in.Context != "" {
+		if utf8.RuneCountInString(*in.Context) > MaxContext {
+			return nil, errValidation("Status", "context", "custom", "context is too long (maximum is 255 characters)"), nil
+		}
 		st.Context = *in.Context
 	}
 	if in.Description != nil {
-		if len([]rune(*in.Description)) > MaxDescription {
+		if utf8.RuneCountInString(*in.Description) > MaxDescription {
 			return nil, errValidation("Status", "description", "custom", "description is too long (maximum is 140 characters)"), nil
 		}
 		st.Description = *in.Description

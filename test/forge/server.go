@@ -1,7 +1,8 @@
 // Package forge is a strict, stateful GitHub REST API double for tests: an httptest server
 // on 127.0.0.1 that implements the endpoints gitfleet's forge clients use (commit statuses,
 // combined status, pull requests, issue comments and labels), rejects what GitHub rejects,
-// records everything for assertions, injects faults (5xx, rate limits) on demand and
+// records everything for assertions, injects faults (5xx, rate limits with or without
+// Retry-After, answers lost after the request was carried out) on demand and
 // delivers signed webhooks.
 //
 // Typical use:
@@ -55,6 +56,10 @@ type Fault struct {
 	// the fault answers, before it is written; it may change it (e.g. a rate limit reset
 	// counted from the first refused request).
 	OnAnswer func(header http.Header)
+	// AfterServing serves the request first (what it creates is stored and its webhooks
+	// are delivered) and only then answers with the fault, as a proxy that loses the
+	// forge's answer (a 502 after GitHub stored the request) does.
+	AfterServing bool
 }
 
 // Server is the GitHub API double. All methods are safe for concurrent use.
@@ -188,11 +193,33 @@ func (s *Server) SecondaryRateLimitNext(n int, retryAfter time.Duration) {
 		Body: `{"message":"You have exceeded a secondary rate limit.","documentation_url":"https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`})
 }
 
+// SecondaryRateLimitWithoutRetryAfterNext makes the next n requests fail with GitHub's
+// secondary rate limit answer without Retry-After or X-RateLimit-* headers (GitHub then
+// asks clients to wait at least a minute).
+func (s *Server) SecondaryRateLimitWithoutRetryAfterNext(n int) {
+	s.InjectFault(Fault{Count: n, Status: http.StatusForbidden,
+		Body: `{"message":"You have exceeded a secondary rate limit.","documentation_url":"https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`})
+}
+
 // TooManyRequestsNext makes the next n requests fail with 429 and Retry-After.
 func (s *Server) TooManyRequestsNext(n int, retryAfter time.Duration) {
 	h := http.Header{}
 	h.Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
 	s.InjectFault(Fault{Count: n, Status: http.StatusTooManyRequests, Header: h, Body: `{"message":"Too Many Requests"}`})
+}
+
+// TooManyRequestsWithoutRetryAfterNext makes the next n requests fail with 429 and no
+// Retry-After or X-RateLimit-* headers.
+func (s *Server) TooManyRequestsWithoutRetryAfterNext(n int) {
+	s.InjectFault(Fault{Count: n, Status: http.StatusTooManyRequests, Body: `{"message":"Too Many Requests"}`})
+}
+
+// FailNextAfterServing makes the next n requests with method whose path starts with
+// pathPrefix (relative to the API root; empty: any) be served (stored, webhooks delivered)
+// and then answered with status, as when a proxy loses the forge's answer.
+func (s *Server) FailNextAfterServing(method, pathPrefix string, n, status int) {
+	s.InjectFault(Fault{Method: method, PathPrefix: pathPrefix, Count: n, Status: status,
+		Body: `{"message":"Server Error"}`, AfterServing: true})
 }
 
 // ClearFaults drops the faults not consumed yet.
@@ -288,15 +315,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		path = strings.TrimPrefix(path, s.prefix)
 	}
 	s.mu.Lock()
-	if f := s.takeFault(r.Method, path); f != nil {
+	f := s.takeFault(r.Method, path)
+	if f != nil && !f.AfterServing {
 		s.mu.Unlock()
-		for k, v := range f.Header {
-			w.Header()[k] = append([]string(nil), v...)
-		}
-		if f.OnAnswer != nil {
-			f.OnAnswer(w.Header())
-		}
-		s.finish(w, r, path, &response{code: f.Status, body: json.RawMessage(f.Body)}, nil, true)
+		s.answerFault(w, r, path, f)
 		return
 	}
 	if e := s.authenticate(r); e != nil {
@@ -311,10 +333,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, e, events := s.route(r, path)
 	s.mu.Unlock()
-	s.finish(w, r, path, resp, e, false)
+	if f != nil {
+		s.answerFault(w, r, path, f)
+	} else {
+		s.finish(w, r, path, resp, e, false)
+	}
 	for _, ev := range events {
 		s.deliver(ev)
 	}
+}
+
+// answerFault writes a fault's answer.
+func (s *Server) answerFault(w http.ResponseWriter, r *http.Request, path string, f *Fault) {
+	for k, v := range f.Header {
+		w.Header()[k] = append([]string(nil), v...)
+	}
+	if f.OnAnswer != nil {
+		f.OnAnswer(w.Header())
+	}
+	s.finish(w, r, path, &response{code: f.Status, body: json.RawMessage(f.Body)}, nil, true)
 }
 
 func (s *Server) takeFault(method, path string) *Fault {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -335,5 +336,79 @@ func TestUseGitDir(t *testing.T) {
 	}
 	if merged.Number != 1 || merged.HeadSHA != head {
 		t.Fatalf("OnMerge got %+v", merged)
+	}
+}
+
+// GitHub's documented limits: a status context of at most 255 characters, 1000 statuses
+// per sha and context, pull request and comment bodies of at most 65536 characters.
+func TestGitHubLimits(t *testing.T) {
+	s := newTestServer(t)
+	post := func(context string) int {
+		code, _, _ := call(t, s, "POST", "/repos/o/r/statuses/"+shaA, Token, map[string]any{"state": "success", "context": context})
+		return code
+	}
+	if code := post(strings.Repeat("é", MaxContext)); code != 201 {
+		t.Fatalf("status with a %d-character context = %d, want 201", MaxContext, code)
+	}
+	if code := post("gitfleet/cluster/" + strings.Repeat("c", 253)); code != 422 {
+		t.Fatalf("status with a 270-character context = %d, want 422", code)
+	}
+	for i := 1; i < MaxStatusesPerContext; i++ {
+		if code := post("busy"); code != 201 {
+			t.Fatalf("status %d of a context = %d, want 201", i, code)
+		}
+	}
+	if code := post("busy"); code != 201 {
+		t.Fatalf("status %d of a context = %d, want 201", MaxStatusesPerContext, code)
+	}
+	code, out, _ := call(t, s, "POST", "/repos/o/r/statuses/"+shaA, Token, map[string]any{"state": "success", "context": "busy"})
+	if code != 422 || !strings.Contains(fmt.Sprint(out), "maximum number of statuses") {
+		t.Fatalf("status %d of a context = %d %v, want 422", MaxStatusesPerContext+1, code, out)
+	}
+	if code := post("other"); code != 201 {
+		t.Fatalf("status of another context after the limit = %d, want 201", code)
+	}
+
+	long := strings.Repeat("x", MaxBody+1)
+	if code, _, _ := call(t, s, "POST", "/repos/o/r/pulls", Token, map[string]any{"title": "t", "head": "feature", "base": "main", "body": long}); code != 422 {
+		t.Fatalf("PR with a %d-character body = %d, want 422", MaxBody+1, code)
+	}
+	if code, _, _ := call(t, s, "POST", "/repos/o/r/pulls", Token, map[string]any{"title": "t", "head": "feature", "base": "main", "body": strings.Repeat("é", MaxBody)}); code != 201 {
+		t.Fatalf("PR with a %d-character body = %d, want 201", MaxBody, code)
+	}
+	if code, _, _ := call(t, s, "PATCH", "/repos/o/r/pulls/1", Token, map[string]any{"body": long}); code != 422 {
+		t.Fatalf("PR update with a %d-character body = %d, want 422", MaxBody+1, code)
+	}
+	if pr, _ := s.PullRequest("o/r", 1); len([]rune(pr.Body)) != MaxBody {
+		t.Fatalf("a refused update changed the body")
+	}
+	if code, _, _ := call(t, s, "POST", "/repos/o/r/issues/1/comments", Token, map[string]any{"body": long}); code != 422 {
+		t.Fatalf("comment with a %d-character body = %d, want 422", MaxBody+1, code)
+	}
+}
+
+// Rate limit answers without any wait header, and a fault answered after the request was
+// served.
+func TestFaultsWithoutRetryAfterAndAfterServing(t *testing.T) {
+	s := newTestServer(t)
+	s.TooManyRequestsWithoutRetryAfterNext(1)
+	s.SecondaryRateLimitWithoutRetryAfterNext(1)
+	for _, want := range []int{429, 403} {
+		code, _, h := call(t, s, "GET", "/repos/o/r", Token, nil)
+		if code != want || h.Get("Retry-After") != "" || h.Get("X-RateLimit-Reset") != "" || h.Get("X-RateLimit-Remaining") != "" {
+			t.Fatalf("rate limit without a wait = %d %v, want %d without Retry-After or X-RateLimit-*", code, h, want)
+		}
+	}
+	s.FailNextAfterServing("POST", "/repos/o/r/issues/", 1, 502)
+	call(t, s, "POST", "/repos/o/r/pulls", Token, map[string]any{"title": "t", "head": "feature", "base": "main"})
+	if code, _, _ := call(t, s, "POST", "/repos/o/r/issues/1/comments", Token, map[string]any{"body": "hello"}); code != 502 {
+		t.Fatalf("comment under an after-serving fault = %d, want 502", code)
+	}
+	if c := s.Comments("o/r", 1); len(c) != 1 {
+		t.Fatalf("the comment answered 502 was not stored: %v", c)
+	}
+	reqs := s.Requests()
+	if last := reqs[len(reqs)-1]; last.Status != 502 || !last.Fault {
+		t.Fatalf("last request recorded as %+v, want a 502 fault", last)
 	}
 }
