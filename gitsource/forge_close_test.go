@@ -49,7 +49,7 @@ func TestGitHubClosePullRequestWithComment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := gh.MergePullRequest(ctx, merged.Number, "approved"); err != nil {
+	if err := gh.MergePullRequest(ctx, merged.Number, "", "approved"); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := gh.ClosePullRequestWithComment(ctx, merged.Number, why); err != nil || !got.Merged {

@@ -374,9 +374,12 @@ func (g *GitHub) Comment(ctx context.Context, number int, body string) error {
 }
 
 // hasComment reports whether pull request number has a comment with body created at or
-// after since.
+// after since (the zero time: ever).
 func (g *GitHub) hasComment(ctx context.Context, number int, body string, since time.Time) (bool, error) {
-	opts := &github.IssueListCommentsOptions{Since: &since, ListOptions: github.ListOptions{PerPage: 100}}
+	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
+	if !since.IsZero() {
+		opts.Since = &since
+	}
 	for {
 		cs, resp, err := g.client.Issues.ListComments(ctx, g.owner, g.repo, number, opts)
 		if err != nil {
@@ -401,7 +404,7 @@ func (g *GitHub) ClosePullRequestWithComment(ctx context.Context, number int, bo
 	if err != nil || pr.State != PROpen {
 		return pr, err
 	}
-	posted, err := g.hasComment(ctx, number, body)
+	posted, err := g.hasComment(ctx, number, body, time.Time{})
 	if err != nil {
 		return nil, err
 	}
@@ -415,26 +418,6 @@ func (g *GitHub) ClosePullRequestWithComment(ctx context.Context, number int, bo
 	}
 	pr.State = PRClosed
 	return pr, nil
-}
-
-// hasComment reports whether pull request number has a comment whose body is body.
-func (g *GitHub) hasComment(ctx context.Context, number int, body string) (bool, error) {
-	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
-	for {
-		comments, resp, err := g.client.Issues.ListComments(ctx, g.owner, g.repo, number, opts)
-		if err != nil {
-			return false, g.wrap(fmt.Sprintf("list comments of #%d", number), err)
-		}
-		for _, c := range comments {
-			if c.GetBody() == body {
-				return true, nil
-			}
-		}
-		if resp.NextPage == 0 || len(comments) == 0 {
-			return false, nil
-		}
-		opts.Page = resp.NextPage
-	}
 }
 
 func convertPR(pr *github.PullRequest) *PullRequest {
