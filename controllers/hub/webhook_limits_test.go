@@ -49,7 +49,10 @@ func limitedReceiver(t *testing.T, limits hub.WebhookLimits, clk clock.PassiveCl
 		clk = clock.RealClock{}
 	}
 	srv := httptest.NewServer(&hub.WebhookReceiver{Client: c, Parser: gitsource.NewWebhookParser(), Clock: clk, Limits: limits, Log: log})
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		srv.CloseClientConnections() // a held request of a failed test must not block Close
+		srv.Close()
+	})
 	return strings.TrimPrefix(srv.URL, "http://"), hub.WebhookPathPrefix + "fleet/config"
 }
 
