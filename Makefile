@@ -83,6 +83,7 @@ bench: binaries build ## Benchmarks with the issues' targets; figures go to stdo
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./scheduler/... ./render/... ./gitsource/... | tee $(BENCH_OUT)/go-benchmarks.txt
 	$(GO) run ./test/bench/hydrate -clusters 1000 -placements 10 -cli-sample 20 | tee $(BENCH_OUT)/hydrate.txt
 	$(GO) run ./test/bench/promotion -bin $(BIN) -changes 3 | tee $(BENCH_OUT)/promotion.txt
+	$(GO) run ./test/bench/webhook -parallel 50 -size-mb 20 -rounds 2 | tee $(BENCH_OUT)/webhook.txt
 	$(GO) test -tags bench -run TestAgentBenchmark -v -timeout 30m ./controllers/agent/bench/ | tee $(BENCH_OUT)/agent.txt
 
 .PHONY: help

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -180,4 +182,85 @@ func TestWebhooksFromTheDouble(t *testing.T) {
 			t.Fatalf("received %v, want %v", got, want)
 		}
 	}
+}
+
+// countingBody counts the bytes read from it.
+type countingBody struct {
+	r    io.Reader
+	read int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
+}
+
+func (*countingBody) Close() error { return nil }
+
+// TestParseWebhookReadsOnlyWhatItNeeds: a request refused on its headers leaves its body
+// unread, an over-long body is read no further than the cap, and a body is held once.
+func TestParseWebhookReadsOnlyWhatItNeeds(t *testing.T) {
+	big := func(n int64) *countingBody { return &countingBody{r: io.LimitReader(zeros{}, n)} }
+	sig := "sha256=" + strings.Repeat("0", 64)
+	tests := map[string]struct {
+		length   int64 // Content-Length; -1 unknown
+		size     int64
+		header   func(http.Header)
+		want     error
+		wantRead int64
+	}{
+		"announced too large": {length: MaxWebhookPayload + 1, size: MaxWebhookPayload + 1, want: ErrPayloadTooLarge},
+		"no signature":        {length: 10, size: 10, header: func(h http.Header) { h.Del("X-Hub-Signature-256") }, want: ErrBadSignature},
+		"not sha256":          {length: 10, size: 10, header: func(h http.Header) { h.Set("X-Hub-Signature-256", "sha1=00") }, want: ErrBadSignature},
+		"unknown content type": {length: 10, size: 10, header: func(h http.Header) { h.Set("Content-Type", "text/plain") },
+			want: errors.New("unsupported content type")},
+		"too large, length unknown": {length: -1, size: MaxWebhookPayload + 100, want: ErrPayloadTooLarge, wantRead: MaxWebhookPayload + 1},
+		"wrong signature":           {length: 1 << 20, size: 1 << 20, want: ErrBadSignature, wantRead: 1 << 20},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			body := big(tc.size)
+			r := httptest.NewRequest(http.MethodPost, "/hook", nil)
+			r.Body, r.ContentLength = body, tc.length
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("X-GitHub-Event", "push")
+			r.Header.Set("X-Hub-Signature-256", sig)
+			if tc.header != nil {
+				tc.header(r.Header)
+			}
+			_, err := ParseWebhook(r, hookSecret)
+			if err == nil || !errors.Is(err, tc.want) && !strings.Contains(err.Error(), tc.want.Error()) {
+				t.Fatalf("ParseWebhook() = %v, want %v", err, tc.want)
+			}
+			if body.read != tc.wantRead {
+				t.Fatalf("ParseWebhook() read %d bytes of the body, want %d", body.read, tc.wantRead)
+			}
+		})
+	}
+
+	// An 8 MiB body with a wrong signature allocates about its size once (it was read
+	// into a growing buffer and copied again for the signature check: ~3 times).
+	const size = 8 << 20
+	var before, after runtime.MemStats
+	r := httptest.NewRequest(http.MethodPost, "/hook", nil)
+	r.Body, r.ContentLength = big(size), size
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("X-GitHub-Event", "push")
+	r.Header.Set("X-Hub-Signature-256", sig)
+	runtime.ReadMemStats(&before)
+	if _, err := ParseWebhook(r, hookSecret); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("ParseWebhook(8 MiB, wrong signature) = %v, want ErrBadSignature", err)
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > size*5/4 {
+		t.Fatalf("ParseWebhook(8 MiB body) allocated %d bytes, want at most %d", got, size*5/4)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }

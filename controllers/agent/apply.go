@@ -186,6 +186,7 @@ func (r *Reconciler) applyOptions(p *pass) apply.Options {
 			rec := st.records[key]
 			return rec != nil && rec.adopted
 		},
+		Intend: r.recordIntent(p),
 	}
 }
 

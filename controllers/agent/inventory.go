@@ -119,7 +119,9 @@ func (r *Reconciler) reconcileInventory(ctx context.Context, p *pass) error {
 		case res.Succeeded():
 			next[res.Key] = res.Ref
 		case res.Action == v1alpha1.ActionFailed:
-			if old, ok := st.inventory[res.Key]; ok {
+			// Kept when applied before, or when the failed request may have created it;
+			// an entry recorded by recordIntent for an object refused for good goes.
+			if old, ok := st.inventory[res.Key]; ok && (!p.intended[res.Key] || isTransient(res.Err)) {
 				next[res.Key] = old
 			}
 		}
@@ -138,6 +140,53 @@ func (r *Reconciler) reconcileInventory(ctx context.Context, p *pass) error {
 	}
 	st.inventory = next
 	return r.writeInventory(ctx, p)
+}
+
+// recordIntent returns the apply hook (apply.Options.Intend) that adds the objects
+// about to be applied to the inventory and stores it before the first of them is
+// applied. An agent killed in the middle of an apply then finds, after its restart,
+// every object it may have created in the inventory, whatever its kind, and prunes
+// those that left Git. Nothing is written when every object is in the inventory
+// already (an update of known objects costs no extra request).
+func (r *Reconciler) recordIntent(p *pass) func(ctx context.Context, refs []v1alpha1.ObjectReference) error {
+	return func(ctx context.Context, refs []v1alpha1.ObjectReference) error {
+		st := p.st
+		added := false
+		for _, ref := range refs {
+			k := manifest.KeyOfRef(ref)
+			if _, ok := st.inventory[k]; ok {
+				continue
+			}
+			st.inventory[k] = ref
+			if p.intended == nil {
+				p.intended = map[manifest.Key]bool{}
+			}
+			p.intended[k] = true
+			added = true
+		}
+		if !added {
+			return nil
+		}
+		return r.storeInventory(ctx, p)
+	}
+}
+
+// storeInventory writes the inventory (status, or its ConfigMap) to the API server now,
+// rather than with the status at the end of the pass.
+func (r *Reconciler) storeInventory(ctx context.Context, p *pass) error {
+	base := p.cs.DeepCopy()
+	if err := r.writeInventory(ctx, p); err != nil {
+		return err
+	}
+	cs := p.cs.DeepCopy()
+	if err := r.Client.Status().Patch(ctx, cs, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("storing the inventory: %w", err)
+	}
+	// Later patches are computed against what is stored now.
+	p.orig.Status.Inventory = cs.Status.Inventory.DeepCopy()
+	p.orig.ResourceVersion = cs.ResourceVersion
+	p.cs.ResourceVersion = cs.ResourceVersion
+	return nil
 }
 
 // inventoryRefs returns the inventory sorted.

@@ -197,6 +197,7 @@ type pass struct {
 	applied      bool // a full apply ran
 	applyResults []apply.Result
 	transient    error
+	intended     map[manifest.Key]bool // inventory entries stored before their first apply
 
 	// reconcilePrune
 	pruneResults []apply.Result

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -96,9 +97,13 @@ func runSuite(m *testing.M) int {
 }
 
 // startAgent runs an agent manager against cluster until ctx ends; done closes after.
-func startAgent(ctx context.Context, cluster *envtest.Cluster, workDir string) (chan struct{}, error) {
+// Each of tune, when given, changes the agent's rest config first.
+func startAgent(ctx context.Context, cluster *envtest.Cluster, workDir string, tune ...func(*rest.Config)) (chan struct{}, error) {
 	cfg := *cluster.Config
 	cfg.QPS, cfg.Burst = 200, 400
+	for _, f := range tune {
+		f(&cfg)
+	}
 	mgr, err := ctrl.NewManager(&cfg, ctrl.Options{
 		Scheme:                 cluster.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -143,6 +148,12 @@ type fixture struct {
 
 var nonDNS = regexp.MustCompile(`[^a-z0-9]+`)
 
+// fixtureRuns counts the fixtures made per name.
+var (
+	fixtureRunsMu sync.Mutex
+	fixtureRuns   = map[string]int{}
+)
+
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	envtest.SkipIfShort(t)
@@ -151,6 +162,13 @@ func newFixture(t *testing.T) *fixture {
 	if len(name) > 40 {
 		name = name[:40]
 	}
+	// Another run of the same test (-count) gets its own repository and namespaces.
+	fixtureRunsMu.Lock()
+	fixtureRuns[name]++
+	if n := fixtureRuns[name]; n > 1 {
+		name = fmt.Sprintf("%s-%d", name, n)
+	}
+	fixtureRunsMu.Unlock()
 	f := &fixture{t: t, ctx: context.Background(), c: member.Client, repo: "org/" + name, prefix: name, cluster: "c-" + name}
 	f.ns = envtest.NewNamespace(t, member.Client)
 	g.Expect(gitSrv.InitRepo(f.repo, nil, "env/dev")).To(Succeed())

@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -35,11 +37,35 @@ type WebhookReceiver struct {
 	// PreviewEvents, when set, receives the GitSource of a pull_request event into its
 	// branch, so that the pull request is previewed at once.
 	PreviewEvents chan<- event.GenericEvent
+	// Limits bound the bodies read at once and their bytes; zero fields take defaults.
+	Limits WebhookLimits
+	// Log receives the receiver's lines; default ctrl.Log.WithName("webhook").
+	Log logr.Logger
+
+	once sync.Once
+	gate *webhookGate
+}
+
+// refuse answers a request without reading (more of) its body, and logs it at most once
+// per Limits.RefusalLogInterval.
+func (h *WebhookReceiver) refuse(w http.ResponseWriter, code int, answer, why, source string) {
+	w.Header().Set("Connection", "close")
+	if code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "10")
+	}
+	http.Error(w, answer, code)
+	h.gate.log.info(h.Log, h.Clock.Now(), "webhook refused: "+why, "gitsource", source, "code", code)
 }
 
 // ServeHTTP handles one delivery.
 func (h *WebhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	log := ctrl.Log.WithName("webhook")
+	h.once.Do(func() {
+		h.gate = newWebhookGate(h.Limits)
+		if h.Log.GetSink() == nil {
+			h.Log = ctrl.Log.WithName("webhook")
+		}
+	})
+	log := h.Log
 	if r.Method != http.MethodPost {
 		http.Error(w, "only POST", http.StatusMethodNotAllowed)
 		return
@@ -47,6 +73,10 @@ func (h *WebhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ns, name, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, WebhookPathPrefix), "/")
 	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
 		http.Error(w, "path must be /hook/<namespace>/<gitsource>", http.StatusNotFound)
+		return
+	}
+	if r.ContentLength > gitsource.MaxWebhookPayload {
+		h.refuse(w, http.StatusRequestEntityTooLarge, "payload too large", "payload too large", ns+"/"+name)
 		return
 	}
 	ctx := r.Context()
@@ -62,17 +92,23 @@ func (h *WebhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sec := &corev1.Secret{}
 	if err := h.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: src.Spec.WebhookSecretRef.Name}, sec); err != nil || len(sec.Data["token"]) == 0 {
-		log.Info("webhook secret missing or without key token", "gitsource", ns+"/"+name)
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		h.refuse(w, http.StatusUnauthorized, "unauthorized", "webhook secret missing or without key token", ns+"/"+name)
 		return
 	}
-	ev, err := h.Parser.ParseWebhook(r, sec.Data["token"])
-	if errors.Is(err, gitsource.ErrBadSignature) {
-		log.Info("webhook refused: bad or missing signature", "gitsource", ns+"/"+name)
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
+	ev, err := h.parse(w, r, sec.Data["token"])
+	switch {
+	case errors.Is(err, errRefused):
 		return
-	}
-	if err != nil {
+	case errors.Is(err, gitsource.ErrBadSignature):
+		h.refuse(w, http.StatusUnauthorized, "unauthorized", "bad or missing signature", ns+"/"+name)
+		return
+	case errors.Is(err, gitsource.ErrPayloadTooLarge):
+		h.refuse(w, http.StatusRequestEntityTooLarge, "payload too large", "payload too large", ns+"/"+name)
+		return
+	case errors.Is(err, errOverBudget):
+		h.refuse(w, http.StatusServiceUnavailable, "too many webhook bytes at once", "webhook bytes in flight over the limit", ns+"/"+name)
+		return
+	case err != nil:
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
@@ -103,6 +139,37 @@ func (h *WebhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Info("push received, fetching", "gitsource", ns+"/"+name, "after", ev.After)
 	w.WriteHeader(http.StatusOK)
+}
+
+// WebhookBodyTimeout bounds the time a request may take to send its body once it holds a
+// slot.
+const WebhookBodyTimeout = 30 * time.Second
+
+// errRefused says parse answered the request already.
+var errRefused = errors.New("refused")
+
+// parse checks and parses the body within the limits: a free slot, and room for its
+// bytes among the bodies in flight; otherwise it answers 503 and returns errRefused.
+func (h *WebhookReceiver) parse(w http.ResponseWriter, r *http.Request, secret []byte) (*gitsource.WebhookEvent, error) {
+	src := strings.TrimPrefix(r.URL.Path, WebhookPathPrefix)
+	if !h.gate.tryEnter() {
+		h.refuse(w, http.StatusServiceUnavailable, "too many webhooks at once", "too many webhooks at once", src)
+		return nil, errRefused
+	}
+	defer h.gate.leave()
+	// A slow sender keeps its slot and bytes no longer than this.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(WebhookBodyTimeout))
+	body := &budgetedBody{ReadCloser: r.Body, budget: h.gate.bytes}
+	if r.ContentLength >= 0 {
+		if !h.gate.bytes.tryReserve(r.ContentLength) {
+			h.refuse(w, http.StatusServiceUnavailable, "too many webhook bytes at once", "webhook bytes in flight over the limit", src)
+			return nil, errRefused
+		}
+		body.known, body.reserved = true, r.ContentLength
+	}
+	defer body.done()
+	r.Body = body
+	return h.Parser.ParseWebhook(r, secret)
 }
 
 // requestPipelines asks every Pipeline of the namespace to reconcile now.

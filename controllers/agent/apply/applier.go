@@ -84,6 +84,11 @@ type Options struct {
 	// Adopted, when set, reports objects known to have been taken over earlier (from the
 	// last apply), so that their AdoptedAnnotation is kept.
 	Adopted func(key manifest.Key) bool
+	// Intend, when set, is called before each phase with the inventory entries of the
+	// objects about to be applied (namespaces defaulted), so that the caller can record
+	// them before they may exist. When it fails, the phase's objects are not applied and
+	// fail with its error.
+	Intend func(ctx context.Context, refs []v1alpha1.ObjectReference) error
 }
 
 // Result is the outcome for one object.
@@ -180,6 +185,19 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		}
 		if len(items) == 0 {
 			continue
+		}
+		if opts.Intend != nil {
+			refs := make([]v1alpha1.ObjectReference, len(items))
+			for i, it := range items {
+				refs[i] = manifest.RefOf(it.obj)
+			}
+			if err := opts.Intend(ctx, refs); err != nil {
+				err = fmt.Errorf("not applied: recording the objects in the inventory first failed: %w", err)
+				for _, it := range items {
+					results[index[it.obj0()]].fail(err)
+				}
+				continue
+			}
 		}
 		a.lookupPrior(ctx, items, opts)
 		a.forEach(len(items), func(i int) {
