@@ -56,7 +56,7 @@ type ApplyPolicy struct {
 	// +optional
 	// +kubebuilder:default=IfNoDiff
 	Takeover TakeoverPolicy `json:"takeover,omitempty"`
-	// drift: Correct (default) or Report.
+	// drift is Correct (default) or Report.
 	// +optional
 	// +kubebuilder:default=Correct
 	Drift DriftPolicy `json:"drift,omitempty"`
@@ -137,8 +137,8 @@ type ClusterSyncSpec struct {
 	// applyPolicy tunes applying, pruning, takeover and drift.
 	// +optional
 	// +kubebuilder:default={}
-	ApplyPolicy ApplyPolicy `json:"applyPolicy,omitempty"`
-	// hub, when set, gets heartbeats and this cluster's MemberCluster status.
+	ApplyPolicy ApplyPolicy `json:"applyPolicy,omitzero"`
+	// hub (when set) gets heartbeats and this cluster's MemberCluster status.
 	// +optional
 	Hub *HubSpec `json:"hub,omitempty"`
 	// suspend stops applying; drift is still reported.
@@ -197,7 +197,7 @@ type Inventory struct {
 	// count of objects.
 	// +optional
 	Count int32 `json:"count,omitempty"`
-	// entries, when they fit in the status (up to 1000).
+	// entries lists the objects, when they fit in the status (up to 1000).
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=1000
@@ -209,7 +209,7 @@ type Inventory struct {
 
 // ClusterSyncStatus is what the agent last did.
 type ClusterSyncStatus struct {
-	// conditions: Ready, Applied, Healthy, Drifted, Reconciling, Stalled.
+	// conditions are Ready, Applied, Healthy, Drifted, Reconciling, Stalled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -265,7 +265,9 @@ type ClusterSyncStatus struct {
 // +kubebuilder:printcolumn:name="Drifted",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Drifted")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ClusterSync struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec of the sync.
