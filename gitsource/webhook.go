@@ -60,7 +60,7 @@ func ParseWebhook(r *http.Request, secret []byte) (*WebhookEvent, error) {
 	}
 	payload, err := github.ValidatePayloadFromBody(r.Header.Get("Content-Type"), bytes.NewReader(body), sig, secret)
 	if err != nil {
-		return nil, fmt.Errorf("webhook: %v: %w", err, ErrBadSignature)
+		return nil, fmt.Errorf("webhook: %w: %w", err, ErrBadSignature)
 	}
 	typ := r.Header.Get(HeaderGitHubEvent)
 	if typ == "" {

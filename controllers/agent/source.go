@@ -25,7 +25,7 @@ const (
 	InvalidManifestReason = "InvalidManifest"
 )
 
-func (r *Reconciler) newPass(ctx context.Context, cs *v1alpha1.ClusterSync) *pass {
+func (r *Reconciler) newPass(_ context.Context, cs *v1alpha1.ClusterSync) *pass {
 	st := r.state(cs)
 	return &pass{cs: cs, orig: cs.DeepCopy(), st: st, now: r.Clock.Now(), suspend: cs.Spec.Suspend}
 }
@@ -145,7 +145,7 @@ func (r *Reconciler) gitAuth(ctx context.Context, cs *v1alpha1.ClusterSync) (*gi
 	}
 	auth, err := gitsource.AuthFromSecret(secret)
 	if err != nil {
-		return nil, v1alpha1.AuthenticationFailedReason, fmt.Errorf("Secret %s: %w", cs.Spec.SecretRef.Name, err)
+		return nil, v1alpha1.AuthenticationFailedReason, fmt.Errorf("credentials in Secret %s: %w", cs.Spec.SecretRef.Name, err)
 	}
 	return auth, "", nil
 }
@@ -155,7 +155,7 @@ func (r *Reconciler) secret(ctx context.Context, namespace, name string) (*corev
 	s := &corev1.Secret{}
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, s); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("Secret %s/%s not found", namespace, name)
+			return nil, fmt.Errorf("no Secret %s/%s", namespace, name)
 		}
 		return nil, fmt.Errorf("reading Secret %s/%s: %w", namespace, name, err)
 	}

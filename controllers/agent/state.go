@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"path/filepath"
@@ -55,11 +54,10 @@ type syncState struct {
 	inventoryLoaded bool
 
 	// Drift and health.
-	drifted        map[manifest.Key][]drift.Diff
-	corrected      []driftEntry
-	correctedAt    time.Time
-	health         healthSummary
-	lastDriftCount int
+	drifted     map[manifest.Key][]drift.Diff
+	corrected   []driftEntry
+	correctedAt time.Time
+	health      healthSummary
 
 	reporter *statusReporter
 	hub      *hubReporter
@@ -168,17 +166,15 @@ func (st *syncState) owner() apply.Owner {
 
 // pass holds what the steps of one Reconcile saw and did.
 type pass struct {
-	cs       *v1alpha1.ClusterSync
-	orig     *v1alpha1.ClusterSync
-	st       *syncState
-	now      time.Time
-	requeue  time.Duration
-	suspend  bool
-	cancelFn context.CancelFunc
+	cs      *v1alpha1.ClusterSync
+	orig    *v1alpha1.ClusterSync
+	st      *syncState
+	now     time.Time
+	requeue time.Duration
+	suspend bool
 
 	// reconcileSource
 	fetched      bool
-	newCommit    bool
 	sourceErr    error  // fetch or load failure
 	sourceReason string // condition reason for sourceErr
 	stalled      bool
