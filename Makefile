@@ -31,6 +31,18 @@ $(CONTROLLER_GEN):
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(BIN)/controller-gen $(CONTROLLER_GEN)
 
+# golangci-lint with kube-api-linter built in: test/tools/go.mod pins both (and go.sum their
+# dependencies); the binary is built from the module proxy once per version into the user
+# cache dir, beside the test binaries (GITFLEET_CACHE_DIR overrides it, as for those).
+GOLANGCI_LINT_VERSION := $(shell awk '$$1 == "github.com/golangci/golangci-lint/v2" {print $$2}' test/tools/go.mod)
+KUBE_API_LINTER_VERSION := $(shell awk '$$1 == "sigs.k8s.io/kube-api-linter" {print $$2}' test/tools/go.mod)
+CACHE_ROOT ?= $(or $(GITFLEET_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gitfleet)
+GOLANGCI_LINT := $(CACHE_ROOT)/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)-kal-$(lastword $(subst -, ,$(KUBE_API_LINTER_VERSION)))/golangci-lint
+
+$(GOLANGCI_LINT):
+	mkdir -p $(@D)
+	cd test/tools && $(GO) build -mod=readonly -o $@.$$$$.tmp sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter && mv $@.$$$$.tmp $@
+
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy, CRDs (config/crd/bases) and RBAC (config/rbac).
 	$(CONTROLLER_GEN) object paths=./api/...
@@ -44,17 +56,18 @@ docs: ## Regenerate docs/cli.md (the CLI's help output) and docs/api/reference.m
 	$(GO) test ./test/docs -run TestAPIReference -update
 
 .PHONY: verify
-verify: generate ## Fail when generated files are stale or go mod tidy would change something.
+verify: generate ## Fail when generated files are stale or go mod tidy would change something (here or in test/tools/).
 	$(GO) mod tidy
-	@if [ -n "$$(git status --porcelain -- api config go.mod go.sum)" ]; then \
-		echo "generated files or go.mod/go.sum are stale; run 'make generate' and 'go mod tidy' and commit:"; \
-		git status --porcelain -- api config go.mod go.sum; git diff --stat -- api config go.mod go.sum; exit 1; fi
+	cd test/tools && $(GO) mod tidy
+	@if [ -n "$$(git status --porcelain -- api config go.mod go.sum test/tools)" ]; then \
+		echo "generated files or go.mod/go.sum are stale; run 'make generate' and 'go mod tidy' (also in test/tools/) and commit:"; \
+		git status --porcelain -- api config go.mod go.sum test/tools; git diff --stat -- api config go.mod go.sum test/tools; exit 1; fi
 	@echo "verify: generated files and go.mod are up to date"
 
 .PHONY: lint
-lint: ## go vet and gofmt.
-	$(GO) vet ./...
-	$(GO) vet -tags integration,e2e ./...
+lint: $(GOLANGCI_LINT) ## golangci-lint (.golangci.yml) with and without the test build tags; gofmt on every file.
+	$(GOLANGCI_LINT) run ./...
+	$(GOLANGCI_LINT) run --build-tags integration,e2e,bench ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ##@ Test

@@ -109,7 +109,7 @@ func AuthFromSecret(s *corev1.Secret) (*Auth, error) {
 		return nil, missing(SecretKeyIdentity, SecretKeyKnownHosts)
 	case len(a.SSHIdentity) > 0:
 		if _, err := parseIdentity(a.SSHIdentity, a.Password); err != nil {
-			return nil, fmt.Errorf("credentials secret %s: key %q: %v: %w", name, SecretKeyIdentity, err, ErrAuthentication)
+			return nil, fmt.Errorf("credentials secret %s: key %q: %w: %w", name, SecretKeyIdentity, err, ErrAuthentication)
 		}
 		return a, nil
 	case a.BearerToken != "":
@@ -150,7 +150,7 @@ func parseIdentity(pem []byte, passphrase string) (cryptossh.Signer, error) {
 	s, err := cryptossh.ParsePrivateKey(pem)
 	if err != nil {
 		// The parser's message does not contain key material.
-		return nil, fmt.Errorf("cannot parse the private key: %v", err)
+		return nil, fmt.Errorf("cannot parse the private key: %w", err)
 	}
 	return s, nil
 }
@@ -199,12 +199,12 @@ func sshAuth(rawURL string, a *Auth) (transport.AuthMethod, error) {
 	}
 	signer, err := parseIdentity(a.SSHIdentity, a.Password)
 	if err != nil {
-		return nil, fmt.Errorf("key %q: %v: %w", SecretKeyIdentity, err, ErrAuthentication)
+		return nil, fmt.Errorf("key %q: %w: %w", SecretKeyIdentity, err, ErrAuthentication)
 	}
 	user, host := sshUserHost(rawURL)
 	db, err := knownHostsDB(a.SSHKnownHosts)
 	if err != nil {
-		return nil, fmt.Errorf("key %q: %v: %w", SecretKeyKnownHosts, err, ErrAuthentication)
+		return nil, fmt.Errorf("key %q: %w: %w", SecretKeyKnownHosts, err, ErrAuthentication)
 	}
 	pk := &gitssh.PublicKeys{User: user, Signer: signer}
 	pk.HostKeyCallback = db.HostKeyCallback()
@@ -221,7 +221,7 @@ func knownHostsDB(content []byte) (*knownhosts.HostKeyDB, error) {
 	}
 	defer os.Remove(f.Name())
 	if _, err := f.Write(content); err != nil {
-		f.Close()
+		_ = f.Close() // the write's error is the one to report
 		return nil, err
 	}
 	if err := f.Close(); err != nil {

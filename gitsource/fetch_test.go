@@ -77,7 +77,7 @@ func TestFetchShallowThenIncremental(t *testing.T) {
 func TestFetchDepth(t *testing.T) {
 	_, url := newBareRepo(t)
 	for i := 0; i < 4; i++ {
-		commitFiles(t, url, "main", map[string][]byte{"f": []byte{byte('0' + i)}})
+		commitFiles(t, url, "main", map[string][]byte{"f": {byte('0' + i)}})
 	}
 	dir := t.TempDir()
 	if _, err := Fetch(context.Background(), FetchOptions{URL: url, Branch: "main", Dir: dir, Depth: 2}); err != nil {

@@ -121,7 +121,7 @@ func (g *GitHub) wrap(op string, err error) error {
 	if e.kind == nil {
 		e.kind = kindOf(resp)
 	}
-	if e.kind == ErrRateLimited && e.ResetAt.IsZero() && resp != nil {
+	if errors.Is(e.kind, ErrRateLimited) && e.ResetAt.IsZero() && resp != nil {
 		// A 429, or a 403 with rate limit headers that go-github does not recognise as
 		// one (Gitea's answers): read the wait from the headers.
 		if wait, ok := rateLimitWait(resp, now); ok {

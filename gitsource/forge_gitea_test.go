@@ -51,8 +51,8 @@ func (f *fakeGitea) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimPrefix(r.URL.Path, "/api/v1/repos/o/r/")
 	if f.lose != "" && f.lose == r.Method+" "+p {
 		f.lose = ""
-		real := w
-		defer real.WriteHeader(502)
+		orig := w
+		defer orig.WriteHeader(502)
 		w = discardWriter{w.Header()}
 	}
 	switch {

@@ -105,7 +105,7 @@ func TestIntegrationHTTPErrors(t *testing.T) {
 			if _, err := LsRemote(ctx, tc.url, tc.branch, tc.auth); !errors.Is(err, tc.want) {
 				t.Fatalf("LsRemote() = %v, want %v", err, tc.want)
 			}
-			if tc.want != ErrBranchNotFound {
+			if !errors.Is(tc.want, ErrBranchNotFound) {
 				_, err := NewWriter().Write(ctx, WriteRequest{URL: tc.url, Auth: tc.auth, Branch: tc.branch, Files: files("a", "c")})
 				if !errors.Is(err, tc.want) {
 					t.Fatalf("Write() = %v, want %v", err, tc.want)

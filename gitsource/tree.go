@@ -156,9 +156,6 @@ func sortTreeEntries(entries []object.TreeEntry) {
 	sort.Slice(entries, func(i, j int) bool { return key(entries[i]) < key(entries[j]) })
 }
 
-// emptyTreeHash is the hash of git's empty tree.
-var emptyTreeHash = plumbing.NewHash("4b825dc642cb6eb9a060e54bf8d69288fbe4904b")
-
 // writeEmptyTree stores git's empty tree (used for a commit whose tree has no files).
 func writeEmptyTree(s storer.EncodedObjectStorer) (plumbing.Hash, error) {
 	obj := s.NewEncodedObject()
@@ -278,7 +275,7 @@ func readFiles(s storer.EncodedObjectStorer, tree plumbing.Hash, prefix string) 
 	defer w.Close()
 	for {
 		name, e, err := w.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

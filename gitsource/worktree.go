@@ -66,7 +66,7 @@ func treeListing(s storer.EncodedObjectStorer, tree plumbing.Hash) (map[string]m
 	defer w.Close()
 	for {
 		name, e, err := w.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {

@@ -517,7 +517,7 @@ func (c *branchCache) push(ctx context.Context, branch string, expected, newHead
 	case ok && h == newHead:
 		return nil
 	case ok && h != expected, !ok && !expected.IsZero():
-		return fmt.Errorf("%w: %v", errStale, err)
+		return fmt.Errorf("%w: %w", errStale, err)
 	}
 	return err
 }
@@ -525,7 +525,7 @@ func (c *branchCache) push(ctx context.Context, branch string, expected, newHead
 // compact drops the objects that are not reachable from head once the store has grown to
 // twice its size after the last compaction, so a long-lived Writer holds about one tree.
 func (c *branchCache) compact(head string) {
-	n := len(c.st.ObjectStorage.Objects)
+	n := len(c.st.Objects)
 	if n < 2*c.compactAt+1024 {
 		return
 	}
@@ -546,7 +546,7 @@ func (c *branchCache) compact(head string) {
 		})
 	}
 	c.reset(fresh)
-	c.compactAt = len(fresh.ObjectStorage.Objects)
+	c.compactAt = len(fresh.Objects)
 }
 
 func copyReachable(from, to *memory.Storage, head plumbing.Hash) error {

@@ -328,7 +328,7 @@ func TestWriterCacheStaysSmall(t *testing.T) {
 	}
 	c := w.cache(url, "env/dev")
 	// One tree is 50 blobs + 50*2 trees + root + clusters + commit ≈ 153 objects.
-	if n := len(c.st.ObjectStorage.Objects); n > 3000 {
+	if n := len(c.st.Objects); n > 3000 {
 		t.Fatalf("cache holds %d objects after 30 writes, want it compacted", n)
 	}
 	if n := gitCmd(t, dir, "rev-list", "--count", "env/dev"); n != "30" {

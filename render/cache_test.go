@@ -208,7 +208,7 @@ func TestCacheDoesNotKeepErrors(t *testing.T) {
 	r := New(Options{})
 	in := input("app", helmSpec(&fleetv1.HelmSource{Path: "charts/broken-template"}))
 	for range 2 {
-		renderErr(t, r, in, oldCluster)
+		_ = renderErr(t, r, in, oldCluster) // renderErr fails the test when no error comes back
 	}
 	if s := statsOf(r); s.Misses != 2 || s.Entries != 0 {
 		t.Errorf("stats %+v, want failed renders not cached", s)

@@ -130,21 +130,21 @@ func (r *Renderer) loadHelm(ctx context.Context, t *tree, in *Input) (*helmSourc
 // Chart.yaml that are not vendored under charts/ but point at a folder of the tree
 // (file://). seen guards against dependency cycles.
 func loadChartFolder(t *tree, dir string, seen map[string]bool) (*chartFiles, error) {
-	real, err := t.resolve(dir)
+	resolved, err := t.resolve(dir)
 	if err != nil {
 		return nil, err
 	}
-	if seen[real] {
-		return nil, fmt.Errorf("file:// dependency cycle through %s", t.rel(real))
+	if seen[resolved] {
+		return nil, fmt.Errorf("file:// dependency cycle through %s", t.rel(resolved))
 	}
 	if seen == nil {
 		seen = map[string]bool{}
 	}
-	seen[real] = true
-	defer delete(seen, real)
+	seen[resolved] = true
+	defer delete(seen, resolved)
 
 	rules := ignore.Empty()
-	if data, err := t.readFile(filepath.Join(real, ignore.HelmIgnore)); err == nil {
+	if data, err := t.readFile(filepath.Join(resolved, ignore.HelmIgnore)); err == nil {
 		if rules, err = ignore.Parse(bytes.NewReader(data)); err != nil {
 			return nil, fmt.Errorf("%s: %w", ignore.HelmIgnore, err)
 		}
@@ -153,7 +153,7 @@ func loadChartFolder(t *tree, dir string, seen map[string]bool) (*chartFiles, er
 	}
 	rules.AddDefaults()
 
-	entries, err := t.walk(real, true, func(rel string, info fs.FileInfo) bool { return rules.Ignore(rel, info) })
+	entries, err := t.walk(resolved, true, func(rel string, info fs.FileInfo) bool { return rules.Ignore(rel, info) })
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func loadChartFolder(t *tree, dir string, seen map[string]bool) (*chartFiles, er
 			}
 			return nil, fmt.Errorf("dependency %q (%s, version %q) is not vendored under charts/ and %w: run `helm dependency build` and commit the charts/ folder", dep.Name, repo, dep.Version, ErrNeedsNetwork)
 		}
-		sub, err := loadChartFolder(t, filepath.Join(real, filepath.FromSlash(local)), seen)
+		sub, err := loadChartFolder(t, filepath.Join(resolved, filepath.FromSlash(local)), seen)
 		if err != nil {
 			return nil, fmt.Errorf("dependency %q (%s): %w", dep.Name, dep.Repository, err)
 		}

@@ -71,11 +71,11 @@ func chartRepo(t *testing.T, digest string) (*httptest.Server, *atomic.Int32) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/stable/index.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		requests.Add(1)
-		w.Write(index)
+		_, _ = w.Write(index)
 	})
 	mux.HandleFunc("/stable/packages/"+name, func(w http.ResponseWriter, _ *http.Request) {
 		requests.Add(1)
-		w.Write(tgz)
+		_, _ = w.Write(tgz)
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -168,7 +168,7 @@ func ociRegistry(t *testing.T, repository, tag string, tgz []byte) *httptest.Ser
 			w.Header().Set("Docker-Content-Digest", manifestDigest)
 			w.Header().Set("Content-Length", fmt.Sprint(len(manifest)))
 			if req.Method != http.MethodHead {
-				w.Write(manifest)
+				_, _ = w.Write(manifest)
 			}
 		case strings.HasPrefix(p, prefix+"blobs/"):
 			b, ok := blobs[strings.TrimPrefix(p, prefix+"blobs/")]
@@ -179,7 +179,7 @@ func ociRegistry(t *testing.T, repository, tag string, tgz []byte) *httptest.Ser
 			w.Header().Set("Content-Type", "application/octet-stream")
 			w.Header().Set("Content-Length", fmt.Sprint(len(b)))
 			if req.Method != http.MethodHead {
-				w.Write(b)
+				_, _ = w.Write(b)
 			}
 		default:
 			http.NotFound(w, req)

@@ -134,14 +134,14 @@ func kustomizationRefs(k *types.Kustomization) []kustRef {
 		}
 	}
 	add("resources", true, false, k.Resources...)
-	add("bases", true, false, k.Bases...)
+	add("bases", true, false, k.Bases...) //nolint:staticcheck // deprecated, but krusty still reads it: its paths are checked too
 	add("components", true, false, k.Components...)
 	add("generators", true, true, k.Generators...)
 	add("transformers", true, true, k.Transformers...)
 	add("validators", true, true, k.Validators...)
 	add("crds", false, false, k.Crds...)
 	add("configurations", false, false, k.Configurations...)
-	for _, p := range k.PatchesStrategicMerge {
+	for _, p := range k.PatchesStrategicMerge { //nolint:staticcheck // deprecated, but krusty still reads it: its paths are checked too
 		if !strings.Contains(string(p), "\n") {
 			add("patchesStrategicMerge", false, false, string(p))
 		}
@@ -149,7 +149,7 @@ func kustomizationRefs(k *types.Kustomization) []kustRef {
 	for _, p := range k.Patches {
 		add("patches.path", false, false, p.Path)
 	}
-	for _, p := range k.PatchesJson6902 {
+	for _, p := range k.PatchesJson6902 { //nolint:staticcheck // deprecated, but krusty still reads it: its paths are checked too
 		add("patchesJson6902.path", false, false, p.Path)
 	}
 	for _, r := range k.Replacements {
@@ -224,22 +224,22 @@ func scanKustomizations(t *tree, dir string) ([]string, error) {
 				continue // kustomize refuses absolute paths itself
 			}
 			target := filepath.Join(d, filepath.FromSlash(ref.value))
-			real, err := t.resolve(target)
+			resolved, err := t.resolve(target)
 			if err != nil {
 				if errors.Is(err, ErrOutsideRoot) {
 					return nil, fmt.Errorf("%s: %s entry %q: %w", shown, ref.field, ref.value, ErrOutsideRoot)
 				}
 				continue
 			}
-			fi, err := os.Stat(real)
+			fi, err := os.Stat(resolved)
 			if err != nil {
 				continue
 			}
 			switch {
 			case fi.IsDir() && ref.base:
-				queue = append(queue, real)
+				queue = append(queue, resolved)
 			case !fi.IsDir() && ref.plugin:
-				data, err := t.readFile(real)
+				data, err := t.readFile(resolved)
 				if err != nil {
 					return nil, err
 				}

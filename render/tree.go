@@ -23,18 +23,18 @@ func newTree(root string) (*tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source root %q: %w", root, err)
 	}
-	real, err := filepath.EvalSymlinks(abs)
+	resolved, err := filepath.EvalSymlinks(abs)
 	if err != nil {
 		return nil, fmt.Errorf("source root %q: %w", root, err)
 	}
-	fi, err := os.Stat(real)
+	fi, err := os.Stat(resolved)
 	if err != nil {
 		return nil, fmt.Errorf("source root %q: %w", root, err)
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("source root %q is not a directory", root)
 	}
-	return &tree{root: real}, nil
+	return &tree{root: resolved}, nil
 }
 
 // within reports whether p (clean, absolute) is root or below it.
@@ -74,11 +74,11 @@ func (t *tree) rel(p string) string {
 
 // outside builds the ErrOutsideRoot error for display path shown (and, when it differs,
 // the real path it leads to).
-func (t *tree) outside(shown, real string) error {
-	if real == "" || real == shown {
+func (t *tree) outside(shown, resolved string) error {
+	if resolved == "" || resolved == shown {
 		return fmt.Errorf("%q: %w", shown, ErrOutsideRoot)
 	}
-	return fmt.Errorf("%q resolves to %q: %w", shown, real, ErrOutsideRoot)
+	return fmt.Errorf("%q resolves to %q: %w", shown, resolved, ErrOutsideRoot)
 }
 
 // resolve returns the real path of p (relative to the root, or absolute) after following
@@ -93,7 +93,7 @@ func (t *tree) resolve(p string) (string, error) {
 	if !within(t.root, a) {
 		return "", t.outside(shown, "")
 	}
-	real, err := filepath.EvalSymlinks(a)
+	resolved, err := filepath.EvalSymlinks(a)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return "", fmt.Errorf("%s: %w", shown, err)
@@ -113,21 +113,21 @@ func (t *tree) resolve(p string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		real = filepath.Join(parent, filepath.Base(a))
+		resolved = filepath.Join(parent, filepath.Base(a))
 	}
-	if !within(t.root, real) {
-		return "", t.outside(shown, real)
+	if !within(t.root, resolved) {
+		return "", t.outside(shown, resolved)
 	}
-	return real, nil
+	return resolved, nil
 }
 
 // readFile reads a file of the tree (path relative to the root, or absolute).
 func (t *tree) readFile(p string) ([]byte, error) {
-	real, err := t.resolve(p)
+	resolved, err := t.resolve(p)
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(real)
+	data, err := os.ReadFile(resolved)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", displayErrPath(t, p), unwrapPathError(err))
 	}
@@ -196,32 +196,32 @@ func (t *tree) walk(dir string, recurse bool, skipDir func(rel string, info fs.F
 				childRel = rel + "/" + name
 			}
 			full := filepath.Join(realDir, name)
-			real := full
+			resolved := full
 			if e.Type()&fs.ModeSymlink != 0 {
 				r, err := t.resolve(full)
 				if err != nil {
 					out = append(out, walkEntry{rel: childRel, err: err})
 					continue
 				}
-				real = r
+				resolved = r
 			}
-			info, err := os.Stat(real)
+			info, err := os.Stat(resolved)
 			if err != nil {
 				out = append(out, walkEntry{rel: childRel, err: err})
 				continue
 			}
 			if info.IsDir() {
-				if !recurse || (skipDir != nil && skipDir(childRel, info)) || active[real] {
+				if !recurse || (skipDir != nil && skipDir(childRel, info)) || active[resolved] {
 					continue
 				}
-				active[real] = true
-				if err := visit(real, childRel); err != nil {
+				active[resolved] = true
+				if err := visit(resolved, childRel); err != nil {
 					return err
 				}
-				delete(active, real)
+				delete(active, resolved)
 				continue
 			}
-			out = append(out, walkEntry{rel: childRel, real: real, info: info})
+			out = append(out, walkEntry{rel: childRel, real: resolved, info: info})
 		}
 		return nil
 	}

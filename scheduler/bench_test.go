@@ -124,13 +124,12 @@ func BenchmarkNewFleet(b *testing.B) {
 		b.Run(fmt.Sprintf("clusters=%d", n), func(b *testing.B) {
 			clusters := benchFleet(n)
 			b.ReportAllocs()
-			var fleet *scheduler.Fleet
 			for b.Loop() {
-				fleet = scheduler.NewFleet(clusters)
+				scheduler.NewFleet(clusters)
 			}
 			b.StopTimer()
 			before := liveHeap()
-			fleet = scheduler.NewFleet(clusters)
+			fleet := scheduler.NewFleet(clusters)
 			b.ReportMetric(float64(liveHeap()-before)/(1<<20), "retained-MB")
 			runtime.KeepAlive(fleet)
 		})

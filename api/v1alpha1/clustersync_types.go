@@ -56,7 +56,7 @@ type ApplyPolicy struct {
 	// +optional
 	// +kubebuilder:default=IfNoDiff
 	Takeover TakeoverPolicy `json:"takeover,omitempty"`
-	// drift: Correct (default) or Report.
+	// drift is Correct (default) or Report.
 	// +optional
 	// +kubebuilder:default=Correct
 	Drift DriftPolicy `json:"drift,omitempty"`
@@ -137,7 +137,7 @@ type ClusterSyncSpec struct {
 	// applyPolicy tunes applying, pruning, takeover and drift.
 	// +optional
 	// +kubebuilder:default={}
-	ApplyPolicy ApplyPolicy `json:"applyPolicy,omitempty"`
+	ApplyPolicy ApplyPolicy `json:"applyPolicy,omitzero"`
 	// deletionPolicy says what happens to the applied objects when the ClusterSync is
 	// deleted: MirrorPrune (default) deletes them when applyPolicy.prune is true and leaves
 	// them when it is false; Delete deletes them; Orphan leaves them. Deleting follows the
@@ -146,7 +146,7 @@ type ClusterSyncSpec struct {
 	// +optional
 	// +kubebuilder:default=MirrorPrune
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
-	// hub, when set, gets heartbeats and this cluster's MemberCluster status.
+	// hub (when set) gets heartbeats and this cluster's MemberCluster status.
 	// +optional
 	Hub *HubSpec `json:"hub,omitempty"`
 	// suspend stops applying; drift is still reported.
@@ -205,7 +205,7 @@ type Inventory struct {
 	// count of objects.
 	// +optional
 	Count int32 `json:"count,omitempty"`
-	// entries, when they fit in the status (up to 1000).
+	// entries lists the objects, when they fit in the status (up to 1000).
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=1000
@@ -217,7 +217,7 @@ type Inventory struct {
 
 // ClusterSyncStatus is what the agent last did.
 type ClusterSyncStatus struct {
-	// conditions: Ready, Applied, Healthy, Drifted, Reconciling, Stalled.
+	// conditions are Ready, Applied, Healthy, Drifted, Reconciling, Stalled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -273,7 +273,9 @@ type ClusterSyncStatus struct {
 // +kubebuilder:printcolumn:name="Drifted",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Drifted")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ClusterSync struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec of the sync.

@@ -34,9 +34,6 @@ const (
 	// CommittedCondition (Placement, per cluster) is True when the rendered manifests are in
 	// the environment branch.
 	CommittedCondition = "Committed"
-	// PromotedCondition (Placement, per cluster) is True when the stage holds the newest
-	// dry revision that passed its gates.
-	PromotedCondition = "Promoted"
 	// AppliedCondition (ClusterSync; Placement per cluster) is True when every object of
 	// the commit was applied.
 	AppliedCondition = "Applied"

@@ -54,7 +54,7 @@ type GitSourceSpec struct {
 	// webhooks; a request with a bad or missing signature is refused.
 	// +optional
 	WebhookSecretRef *LocalObjectReference `json:"webhookSecretRef,omitempty"`
-	// fleetPath, when set, is a folder of the repository whose gitfleet objects
+	// fleetPath (when set) is a folder of the repository whose gitfleet objects
 	// (Placements, Overrides, Pipelines, MemberClusters) are applied to the hub in this
 	// namespace and pruned when removed from Git.
 	// +optional
@@ -68,7 +68,7 @@ type GitSourceSpec struct {
 
 // GitSourceStatus is what the hub last fetched.
 type GitSourceStatus struct {
-	// conditions: Ready, Fetched, FleetApplied, Reconciling, Stalled.
+	// conditions are Ready, Fetched, FleetApplied, Reconciling, Stalled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -103,7 +103,9 @@ type GitSourceStatus struct {
 // +kubebuilder:printcolumn:name="Status",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type GitSource struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec of the source.

@@ -17,7 +17,7 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "fleet.gitfleet.dev", Version: "v1alpha1"}
 
 	// SchemeBuilder registers the gitfleet kinds with a runtime scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion} //nolint:staticcheck // kubebuilder's builder; apimachinery's runtime.SchemeBuilder changes every types file: a follow-up
 
 	// AddToScheme adds the gitfleet kinds to a scheme.
 	AddToScheme = SchemeBuilder.AddToScheme

@@ -52,7 +52,7 @@ type ClusterProperty struct {
 // MemberClusterSpec is what the fleet admin declares about a cluster. Its labels (in
 // metadata) are what placements and pipeline stages select on.
 type MemberClusterSpec struct {
-	// state: Join (default) or Leave.
+	// state is Join (default) or Leave.
 	// +optional
 	// +kubebuilder:default=Join
 	State ClusterState `json:"state,omitempty"`
@@ -75,7 +75,7 @@ type MemberClusterSpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
 	HeartbeatGracePeriod *metav1.Duration `json:"heartbeatGracePeriod,omitempty"`
-	// kubernetesVersion, when set, is used for Helm's .Capabilities until the agent
+	// kubernetesVersion (when set) is used for Helm's .Capabilities until the agent
 	// reports the real one.
 	// +optional
 	// +kubebuilder:validation:Pattern=`^v?[0-9]+\.[0-9]+(\.[0-9]+)?$`
@@ -116,7 +116,7 @@ type PlacementApplySummary struct {
 
 // MemberClusterStatus is written by the hub (Joined) and by the cluster's agent.
 type MemberClusterStatus struct {
-	// conditions: Ready, Joined, Healthy, Drifted.
+	// conditions are Ready, Joined, Healthy, Drifted.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -177,7 +177,9 @@ type MemberClusterStatus struct {
 // +kubebuilder:printcolumn:name="Applied",type=string,JSONPath=`.status.appliedCommit`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type MemberCluster struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec of the cluster.

@@ -20,7 +20,7 @@ type OverrideSpec struct {
 
 // OverrideStatus reports where the override applies.
 type OverrideStatus struct {
-	// conditions: Ready.
+	// conditions are Ready.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -47,7 +47,9 @@ type OverrideStatus struct {
 // +kubebuilder:printcolumn:name="Placements",type=integer,JSONPath=`.status.matchedCount`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Override struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec of the override.

@@ -46,7 +46,7 @@ type StageGates struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
 	SoakDuration *metav1.Duration `json:"soakDuration,omitempty"`
-	// windows, when set, only let promotions happen while one is open.
+	// windows (when set) only let promotions happen while one is open.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
@@ -70,7 +70,7 @@ type Stage struct {
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9._/-]*$`
 	// +kubebuilder:validation:XValidation:rule="!self.contains('..') && !self.contains('//') && !self.contains('/.') && !self.endsWith('/') && !self.endsWith('.') && !self.endsWith('.lock')",message="branch must be a valid git branch name (no '..', '//', '/.', and no trailing '/', '.' or '.lock')"
 	Branch string `json:"branch,omitempty"`
-	// promotion: Auto (default) or PullRequest.
+	// promotion is Auto (default) or PullRequest.
 	// +optional
 	// +kubebuilder:default=Auto
 	Promotion PromotionMode `json:"promotion,omitempty"`
@@ -144,7 +144,7 @@ type StageStatus struct {
 
 // PipelineStatus is where each stage stands.
 type PipelineStatus struct {
-	// conditions: Ready, Reconciling, Stalled.
+	// conditions are Ready, Reconciling, Stalled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -173,7 +173,9 @@ type PipelineStatus struct {
 // +kubebuilder:printcolumn:name="Stages",type=string,JSONPath=`.status.summary`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Pipeline struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec of the pipeline.

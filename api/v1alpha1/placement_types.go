@@ -154,7 +154,7 @@ type TopologySpreadConstraint struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=316
 	TopologyKey string `json:"topologyKey"`
-	// whenUnsatisfiable: DoNotSchedule (default) or ScheduleAnyway.
+	// whenUnsatisfiable is DoNotSchedule (default) or ScheduleAnyway.
 	// +optional
 	// +kubebuilder:default=DoNotSchedule
 	WhenUnsatisfiable UnsatisfiableConstraintAction `json:"whenUnsatisfiable,omitempty"`
@@ -194,11 +194,11 @@ type ReplicaDivision struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=1000000
 	Total int32 `json:"total"`
-	// type: StaticWeight (default) or AvailableCapacity.
+	// type is StaticWeight (default) or AvailableCapacity.
 	// +optional
 	// +kubebuilder:default=StaticWeight
 	Type ReplicaDivisionType `json:"type,omitempty"`
-	// staticWeights, for StaticWeight.
+	// staticWeights are the weights, for StaticWeight.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
@@ -216,7 +216,7 @@ type ReplicaDivision struct {
 // +kubebuilder:validation:XValidation:rule="self.placementType != 'PickFixed' || (!has(self.affinity) && !has(self.topologySpreadConstraints) && !has(self.tolerations))",message="PickFixed takes no affinity, topologySpreadConstraints or tolerations: it places on the named clusters"
 // +kubebuilder:validation:XValidation:rule="self.placementType == 'PickN' || !has(self.topologySpreadConstraints)",message="topologySpreadConstraints are only allowed with placementType PickN"
 type PlacementPolicy struct {
-	// placementType: PickAll (default), PickN or PickFixed. Immutable.
+	// placementType is PickAll (default), PickN or PickFixed. Immutable.
 	// +optional
 	// +kubebuilder:default=PickAll
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="placementType is immutable; create a new Placement to change it"
@@ -235,7 +235,7 @@ type PlacementPolicy struct {
 	// affinity by labels and properties.
 	// +optional
 	Affinity *Affinity `json:"affinity,omitempty"`
-	// topologySpreadConstraints, with PickN.
+	// topologySpreadConstraints apply with PickN.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=8
@@ -245,7 +245,7 @@ type PlacementPolicy struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=32
 	Tolerations []Toleration `json:"tolerations,omitempty"`
-	// replicas, when set, divides a total over the selected clusters, as
+	// replicas (when set) divides a total over the selected clusters, as
 	// ${CLUSTER_REPLICAS} for overrides.
 	// +optional
 	Replicas *ReplicaDivision `json:"replicas,omitempty"`
@@ -330,6 +330,12 @@ type ClusterScore struct {
 
 // ClusterPlacementStatus is the state of the placement on one cluster, in pipeline order.
 type ClusterPlacementStatus struct {
+	// conditions are Scheduled, Rendered, Committed, Applied, Available, Drifted.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// clusterName of the cluster.
 	// +required
 	ClusterName string `json:"clusterName"`
@@ -339,17 +345,11 @@ type ClusterPlacementStatus struct {
 	// renderedCommit is the env-branch commit holding this cluster's files.
 	// +optional
 	RenderedCommit string `json:"renderedCommit,omitempty"`
-	// conditions: Scheduled, Rendered, Committed, Promoted, Applied, Available, Drifted.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	// +kubebuilder:validation:MaxItems=16
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // PlacementStatus is the scheduling and delivery state of a placement.
 type PlacementStatus struct {
-	// conditions: Ready (every selected cluster rendered and committed), Scheduled,
+	// conditions are Ready (every selected cluster rendered and committed), Scheduled,
 	// Reconciling, Stalled.
 	// +optional
 	// +listType=map
@@ -399,7 +399,9 @@ type PlacementStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.helm) || has(self.spec.helm.releaseName) || size(self.metadata.name) <= 53",message="the Placement's name is longer than 53 characters, the most a Helm release name may have: set spec.helm.releaseName"
 type Placement struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec of the placement.

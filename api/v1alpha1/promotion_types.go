@@ -63,7 +63,7 @@ type PromotionSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	SkipGatesReason string `json:"skipGatesReason,omitempty"`
-	// rollback, when set, makes this a rollback of the stage: the hub opens a pull request
+	// rollback (when set) makes this a rollback of the stage: the hub opens a pull request
 	// into the stage's branch that restores the rendered tree of an earlier commit of it.
 	// +optional
 	Rollback *RollbackSpec `json:"rollback,omitempty"`
@@ -133,22 +133,22 @@ type PullRequestRef struct {
 
 // PromotionStatus is the story of one attempt.
 type PromotionStatus struct {
-	// conditions: Ready, GatesPassed.
+	// conditions are Ready, GatesPassed.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
-	// phase: Pending, Open, Merged, Superseded, Rejected or Failed.
+	// phase is Pending, Open, Merged, Superseded, Rejected or Failed.
 	// +optional
 	Phase PromotionPhase `json:"phase,omitempty"`
 	// renderedCommit is the env-branch commit that carries the revision.
 	// +optional
 	RenderedCommit string `json:"renderedCommit,omitempty"`
-	// pullRequest, for PullRequest stages and rollbacks.
+	// pullRequest is the pull request, for PullRequest stages and rollbacks.
 	// +optional
 	PullRequest *PullRequestRef `json:"pullRequest,omitempty"`
-	// rollback, for a rollback: what it restores.
+	// rollback is what a rollback restores.
 	// +optional
 	Rollback *RollbackStatus `json:"rollback,omitempty"`
 	// gates and their results.
@@ -180,7 +180,9 @@ type PromotionStatus struct {
 // +kubebuilder:printcolumn:name="PR",type=string,JSONPath=`.status.pullRequest.url`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Promotion struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec of the promotion.

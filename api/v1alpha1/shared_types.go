@@ -85,7 +85,7 @@ type ForgeSpec struct {
 	// secretRef names a Secret whose key `token` holds the API token.
 	// +optional
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
-	// targetURL, when set, is linked from every commit status gitfleet posts.
+	// targetURL (when set) is linked from every commit status gitfleet posts.
 	// +optional
 	// +kubebuilder:validation:Pattern=`^https?://`
 	// +kubebuilder:validation:MaxLength=2048
@@ -100,7 +100,7 @@ type ClusterSelectorTerm struct {
 	// propertySelector selects clusters by their properties.
 	// +optional
 	PropertySelector *PropertySelector `json:"propertySelector,omitempty"`
-	// propertySorter, only in preferred terms, scores clusters linearly between the
+	// propertySorter (only in preferred terms) scores clusters linearly between the
 	// smallest and largest value of a property among the candidates.
 	// +optional
 	PropertySorter *PropertySorter `json:"propertySorter,omitempty"`
@@ -172,7 +172,7 @@ type PropertySorter struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=316
 	Name string `json:"name"`
-	// sortOrder: Ascending prefers small values, Descending large ones.
+	// sortOrder is Ascending (prefer small values) or Descending (large ones).
 	// +required
 	SortOrder PropertySortOrder `json:"sortOrder"`
 }
@@ -218,7 +218,7 @@ type Toleration struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=316
 	Key string `json:"key,omitempty"`
-	// operator: Equal (key and value match) or Exists (key matches).
+	// operator is Equal (key and value match) or Exists (key matches).
 	// +optional
 	// +kubebuilder:default=Equal
 	Operator TolerationOperator `json:"operator,omitempty"`

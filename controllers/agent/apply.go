@@ -98,16 +98,16 @@ func (r *Reconciler) reconcileApply(ctx context.Context, p *pass) error {
 	changed := 0
 	complete := len(st.objects.Errors) == 0
 	for _, res := range results {
-		switch {
-		case res.Action == v1alpha1.ActionCreated || res.Action == v1alpha1.ActionConfigured:
+		switch res.Action {
+		case v1alpha1.ActionCreated, v1alpha1.ActionConfigured:
 			changed++
-		case res.Action == v1alpha1.ActionFailed:
+		case v1alpha1.ActionFailed:
 			failed = append(failed, res.Key.String()+": "+res.Message)
 			if isTransient(res.Err) && p.transient == nil {
 				p.transient = res.Err
 			}
 			complete = false
-		case res.Action == v1alpha1.ActionSkipped:
+		case v1alpha1.ActionSkipped:
 			complete = false
 		}
 	}

@@ -73,7 +73,7 @@ func TestCrashMidApplyOfANewKind(t *testing.T) {
 	ctx := context.Background()
 	c := envtest.StartForTest(t, envtest.Options{Name: "crash", AddToScheme: []func(*runtime.Scheme) error{v1alpha1.AddToScheme}})
 	t.Cleanup(func() { // a graceful stop takes half a minute
-		if pid := apiServerPID(c.Env.ControlPlane.APIServer.SecureServing.Port); pid > 0 {
+		if pid := apiServerPID(c.Env.ControlPlane.APIServer.Port); pid > 0 {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})

@@ -60,8 +60,8 @@ func TestDeletionOrphans(t *testing.T) {
 				"web/_ns/ns.yaml":        namespaceYAML(ns),
 				"web/" + ns + "/cm.yaml": configMapYAML(ns, "settings", map[string]string{"color": "blue"}),
 			})
-			cs := f.createSync(mutate)
-			cs = f.waitApplied(sha)
+			f.createSync(mutate)
+			cs := f.waitApplied(sha)
 			g.Expect(cs.Finalizers).To(ContainElement(v1alpha1.Finalizer))
 
 			g.Expect(f.c.Delete(f.ctx, cs)).To(Succeed())

@@ -136,7 +136,7 @@ func (r *Reconciler) hubClient(ctx context.Context, p *pass) (client.Client, err
 		}
 		data = s.Data[HubKubeconfigKey]
 		if len(data) == 0 {
-			return nil, fmt.Errorf("Secret %s has no key %q", spec.KubeconfigSecretRef.Name, HubKubeconfigKey)
+			return nil, fmt.Errorf("no key %q in Secret %s", HubKubeconfigKey, spec.KubeconfigSecretRef.Name)
 		}
 	}
 	sum := sha256.Sum256(data)

@@ -230,11 +230,11 @@ func (r *Reconciler) writeInventory(ctx context.Context, p *pass) error {
 	}
 	old := &corev1.ConfigMap{}
 	err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(cm), old)
-	if err == nil && reflect.DeepEqual(old.Data, cm.Data) {
-		// unchanged
-	} else if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(toUnstructured(cm)),
-		client.FieldOwner(apply.FieldManager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("writing the inventory ConfigMap %s: %w", name, err)
+	if err != nil || !reflect.DeepEqual(old.Data, cm.Data) { // skip an unchanged ConfigMap
+		if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(toUnstructured(cm)),
+			client.FieldOwner(apply.FieldManager), client.ForceOwnership); err != nil {
+			return fmt.Errorf("writing the inventory ConfigMap %s: %w", name, err)
+		}
 	}
 	cs.Status.Inventory = &v1alpha1.Inventory{Count: int32(len(refs)), ConfigMapRef: &v1alpha1.LocalObjectReference{Name: name}}
 	return nil

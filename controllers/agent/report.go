@@ -106,13 +106,6 @@ func (s *statusReporter) set(st desiredStatus) {
 	}
 }
 
-// pending reports whether statuses wait to be posted.
-func (s *statusReporter) pending() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.queue) > 0
-}
-
 func (s *statusReporter) stop() { s.closed.Do(func() { close(s.done) }) }
 
 func (s *statusReporter) run() {

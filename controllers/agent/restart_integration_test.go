@@ -44,7 +44,7 @@ func restartAPIServer(t *testing.T, c *envtest.Cluster, down time.Duration) {
 	}
 	// Kill it (a crash; a graceful stop takes half a minute), by the id of the process
 	// this test started, found by its port.
-	if pid := apiServerPID(api.SecureServing.Port); pid > 0 {
+	if pid := apiServerPID(api.Port); pid > 0 {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	if err := api.Stop(); err != nil {
@@ -89,7 +89,7 @@ func TestAPIServerRestartMidApply(t *testing.T) {
 	defer cancel()
 	c := envtest.StartForTest(t, envtest.Options{Name: "restart", AddToScheme: []func(*runtime.Scheme) error{v1alpha1.AddToScheme}})
 	t.Cleanup(func() { // a graceful stop takes half a minute
-		if pid := apiServerPID(c.Env.ControlPlane.APIServer.SecureServing.Port); pid > 0 {
+		if pid := apiServerPID(c.Env.ControlPlane.APIServer.Port); pid > 0 {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})

@@ -26,7 +26,7 @@ const (
 	InvalidManifestReason = "InvalidManifest"
 )
 
-func (r *Reconciler) newPass(ctx context.Context, cs *v1alpha1.ClusterSync) *pass {
+func (r *Reconciler) newPass(_ context.Context, cs *v1alpha1.ClusterSync) *pass {
 	st := r.state(cs)
 	end := outcome.Begin(r.Client, cs)
 	return &pass{cs: cs, orig: end.Original().(*v1alpha1.ClusterSync), end: end, st: st, now: r.Clock.Now(), suspend: cs.Spec.Suspend}
@@ -150,7 +150,7 @@ func (r *Reconciler) gitAuth(ctx context.Context, cs *v1alpha1.ClusterSync) (*gi
 	}
 	auth, err := gitsource.AuthFromSecret(secret)
 	if err != nil {
-		return nil, outcome.Stalling(v1alpha1.AuthenticationFailedReason, fmt.Errorf("Secret %s: %w", cs.Spec.SecretRef.Name, err))
+		return nil, outcome.Stalling(v1alpha1.AuthenticationFailedReason, fmt.Errorf("credentials in Secret %s: %w", cs.Spec.SecretRef.Name, err))
 	}
 	return auth, nil
 }
@@ -160,7 +160,7 @@ func (r *Reconciler) secret(ctx context.Context, namespace, name string) (*corev
 	s := &corev1.Secret{}
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, s); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("Secret %s/%s not found", namespace, name)
+			return nil, fmt.Errorf("no Secret %s/%s", namespace, name)
 		}
 		return nil, fmt.Errorf("reading Secret %s/%s: %w", namespace, name, err)
 	}

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"path/filepath"
@@ -56,11 +55,10 @@ type syncState struct {
 	inventoryLoaded bool
 
 	// Drift and health.
-	drifted        map[manifest.Key][]drift.Diff
-	corrected      []driftEntry
-	correctedAt    time.Time
-	health         healthSummary
-	lastDriftCount int
+	drifted     map[manifest.Key][]drift.Diff
+	corrected   []driftEntry
+	correctedAt time.Time
+	health      healthSummary
 
 	reporter *statusReporter
 	hub      *hubReporter
@@ -176,17 +174,15 @@ type pass struct {
 	cs *v1alpha1.ClusterSync
 	// orig is cs as read (and as marked Reconciling), the base of the status patch end
 	// makes.
-	orig     *v1alpha1.ClusterSync
-	end      *outcome.End
-	st       *syncState
-	now      time.Time
-	requeue  time.Duration
-	suspend  bool
-	cancelFn context.CancelFunc
+	orig    *v1alpha1.ClusterSync
+	end     *outcome.End
+	st      *syncState
+	now     time.Time
+	requeue time.Duration
+	suspend bool
 
 	// reconcileSource
-	fetched   bool
-	newCommit bool
+	fetched bool
 	// sourceErr is a fetch or load failure, of one of outcome's kinds: it gives the
 	// reason, and Stalled=True when stalling. It does not end the pass (what was applied
 	// is still watched for drift, the hub still gets heartbeats); the fetch is retried at

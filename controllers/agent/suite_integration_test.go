@@ -67,7 +67,7 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "starting the member API server:", err)
 		return 1
 	}
-	defer member.Stop()
+	defer func() { _ = member.Stop() }()
 	gitSrv, err = gitserver.Start(gitserver.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the git server:", err)

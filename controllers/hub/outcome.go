@@ -29,8 +29,4 @@ func setCondition(obj outcome.Conditioned, typ string, status metav1.ConditionSt
 	outcome.SetCondition(obj, typ, status, reason, msg)
 }
 
-func finishConditions(obj outcome.Conditioned, err error, readyMsg string) {
-	outcome.Finish(obj, err, readyMsg)
-}
-
 func truncate(s string, n int) string { return outcome.Truncate(s, n) }

@@ -74,7 +74,6 @@ func (r *PipelineReconciler) startPromotion(p *pipelinePass, stage, from, rev st
 func (r *PipelineReconciler) startPromotionOn(p *pipelinePass, pr *fleetv1alpha1.Promotion, stage, from, rev string, gates []fleetv1alpha1.GateResult) *fleetv1alpha1.Promotion {
 	name := fleetv1alpha1.PromotionName(p.pipe.Name, stage, rev)
 	if pr != nil {
-		name = pr.Name
 		if pr.Status.Phase.Finished() {
 			pr.Status.PullRequest, pr.Status.RenderedCommit = nil, ""
 		}

@@ -297,7 +297,7 @@ func gitMerge(dir string, pr forge.PullRequest) (string, error) {
 	git := func(args ...string) (string, error) {
 		out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
 		if err != nil {
-			return "", fmt.Errorf("git %v: %v: %s", args, err, out)
+			return "", fmt.Errorf("git %v: %w: %s", args, err, out)
 		}
 		return strings.TrimSpace(string(out)), nil
 	}

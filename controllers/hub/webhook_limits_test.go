@@ -136,7 +136,7 @@ func post(t *testing.T, addr, path string, size int, chunked bool, secret []byte
 	defer conn.Close()
 	go func() { // the receiver may answer before it read everything
 		if chunked {
-			_, _ = conn.Write([]byte(fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body)))
+			_, _ = fmt.Fprintf(conn, "%x\r\n%s\r\n0\r\n\r\n", len(body), body)
 		} else {
 			_, _ = conn.Write(body)
 		}
@@ -213,7 +213,7 @@ func TestWebhookInFlightBytesLimit(t *testing.T) {
 func TestWebhookRefusalLogIsRateLimited(t *testing.T) {
 	var mu sync.Mutex
 	var lines []string
-	log := funcr.New(func(prefix, args string) {
+	log := funcr.New(func(_, args string) {
 		mu.Lock()
 		lines = append(lines, args)
 		mu.Unlock()

@@ -145,7 +145,7 @@ func (p *Promotion) Wait(ctx context.Context, interval time.Duration, milestones
 					missing = append(missing, fmt.Sprintf("%s (last seen: %s)", m.Name, last[m.Name]))
 				}
 			}
-			return got, fmt.Errorf("%s after %s: not reached: %s", ctx.Err(), time.Since(p.Merged).Round(100*time.Millisecond), strings.Join(missing, "; "))
+			return got, fmt.Errorf("%w after %s: not reached: %s", ctx.Err(), time.Since(p.Merged).Round(100*time.Millisecond), strings.Join(missing, "; "))
 		case <-time.After(interval):
 		}
 	}

@@ -63,8 +63,7 @@ func apiReference(crds []*apiextensionsv1.CustomResourceDefinition) string {
 		b.WriteString("| Field | Type | Description |\n|---|---|---|\n")
 		required := map[string]bool{}
 		var rows []string
-		var visit func(path string, p apiextensionsv1.JSONSchemaProps)
-		visit = func(path string, p apiextensionsv1.JSONSchemaProps) {
+		visit := func(path string, p apiextensionsv1.JSONSchemaProps) {
 			for _, r := range p.Required {
 				prefix := path
 				if prefix != "" {

@@ -98,7 +98,7 @@ func loadCommands(file string) (map[string]map[string]bool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (generate it: go test ./cmd/gitfleet -run TestCLIReference -update)", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	cmds := map[string]map[string]bool{}
 	var cur map[string]bool
 	sc := bufio.NewScanner(f)

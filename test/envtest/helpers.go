@@ -175,11 +175,11 @@ func describe(c client.Client, obj client.Object) string {
 
 var notDNS = regexp.MustCompile(`[^a-z0-9]+`)
 
-// sanitize turns s into a DNS label of at most max characters.
-func sanitize(s string, max int) string {
+// sanitize turns s into a DNS label of at most limit characters.
+func sanitize(s string, limit int) string {
 	s = notDNS.ReplaceAllString(strings.ToLower(s), "-")
-	if len(s) > max {
-		s = s[:max]
+	if len(s) > limit {
+		s = s[:limit]
 	}
 	s = strings.Trim(s, "-")
 	if s == "" {

@@ -28,12 +28,16 @@ func TestSanitize(t *testing.T) {
 
 func TestTailBuffer(t *testing.T) {
 	b := newTailBuffer(16)
-	b.Write([]byte("line one\nline two\nline three\n"))
+	if _, err := b.Write([]byte("line one\nline two\nline three\n")); err != nil {
+		t.Fatal(err)
+	}
 	if got, want := b.String(), "line three\n"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 	small := newTailBuffer(100)
-	small.Write([]byte("a\nb\n"))
+	if _, err := small.Write([]byte("a\nb\n")); err != nil {
+		t.Fatal(err)
+	}
 	if got := small.String(); got != "a\nb\n" {
 		t.Errorf("String() = %q, want all of it", got)
 	}
@@ -42,8 +46,11 @@ func TestTailBuffer(t *testing.T) {
 func TestPrefixWriter(t *testing.T) {
 	var out bytes.Buffer
 	w := prefixWriter(&out, "[hub] ")
-	w.Write([]byte("one\ntw"))
-	w.Write([]byte("o\nthree\n"))
+	for _, p := range []string{"one\ntw", "o\nthree\n"} {
+		if _, err := w.Write([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	want := "[hub] one\n[hub] two\n[hub] three\n"
 	if got := out.String(); got != want {
 		t.Errorf("output = %q, want %q", got, want)

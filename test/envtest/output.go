@@ -53,7 +53,7 @@ type tailBuffer struct {
 	buf []byte
 }
 
-func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
+func newTailBuffer(limit int) *tailBuffer { return &tailBuffer{max: limit} }
 
 // Write implements io.Writer.
 func (t *tailBuffer) Write(p []byte) (int, error) {

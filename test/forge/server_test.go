@@ -83,7 +83,7 @@ func TestStatusesStrict(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			var body any = tc.body
+			body := tc.body
 			if s, ok := tc.body.(string); ok {
 				body = json.RawMessage(s)
 			}
@@ -288,6 +288,7 @@ func TestWebhookDelivery(t *testing.T) {
 	if err != nil || resp.StatusCode != 401 {
 		t.Fatalf("DeliverWebhook(wrong secret) = %v, %v; want 401", resp, err)
 	}
+	resp.Body.Close()
 }
 
 func TestUseGitDir(t *testing.T) {
@@ -327,7 +328,7 @@ func TestUseGitDir(t *testing.T) {
 		t.Fatalf("status on a known commit = %d, want 201", code)
 	}
 	var merged PullRequest
-	s.OnMerge(func(repo string, pr PullRequest) (string, error) {
+	s.OnMerge(func(_ string, pr PullRequest) (string, error) {
 		merged = pr
 		return strings.Repeat("d", 40), nil
 	})

@@ -456,13 +456,13 @@ func ownerPatterns(o Owner) []drift.Pattern {
 
 func isSecret(k manifest.Key) bool { return k.Group == "" && k.Kind == "Secret" }
 
-// SummarizeDiffs names up to max differing paths, e.g. ".spec.replicas (3 in cluster,
+// SummarizeDiffs names up to limit differing paths, e.g. ".spec.replicas (3 in cluster,
 // 2 in Git) and 2 more".
-func SummarizeDiffs(diffs []drift.Diff, max int) string {
+func SummarizeDiffs(diffs []drift.Diff, limit int) string {
 	var parts []string
 	for i, d := range diffs {
-		if i == max {
-			parts = append(parts, fmt.Sprintf("%d more", len(diffs)-max))
+		if i == limit {
+			parts = append(parts, fmt.Sprintf("%d more", len(diffs)-limit))
 			break
 		}
 		in := d.InCluster

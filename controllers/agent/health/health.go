@@ -178,7 +178,7 @@ func checkDeployment(obj *unstructured.Unstructured) Result {
 
 func checkStatefulSet(obj *unstructured.Unstructured) Result {
 	want := specReplicas(obj)
-	ready, current_, updated := num(obj, "status", "readyReplicas"), num(obj, "status", "currentReplicas"), num(obj, "status", "updatedReplicas")
+	ready, currentReplicas, updated := num(obj, "status", "readyReplicas"), num(obj, "status", "currentReplicas"), num(obj, "status", "updatedReplicas")
 	if ready < want {
 		return progressing("%d/%d replicas ready", ready, want)
 	}
@@ -197,8 +197,8 @@ func checkStatefulSet(obj *unstructured.Unstructured) Result {
 	if currentRev != updateRev && updateRev != "" {
 		return progressing("rolling out revision %s: %d/%d replicas updated", updateRev, updated, want)
 	}
-	if want > 0 && current_ < want && updated < want {
-		return progressing("%d/%d replicas current", current_, want)
+	if want > 0 && currentReplicas < want && updated < want {
+		return progressing("%d/%d replicas current", currentReplicas, want)
 	}
 	return current("%d/%d replicas ready", ready, want)
 }

@@ -78,7 +78,7 @@ func TestEndFinish(t *testing.T) {
 			if tc.wantStalled != errors.Is(err, reconcile.TerminalError(nil)) {
 				t.Errorf("Finish(%v) error = %v, want terminal: %v", tc.err, err, tc.wantStalled)
 			}
-			if observed != tc.err {
+			if !errors.Is(observed, tc.err) || !errors.Is(tc.err, observed) {
 				t.Errorf("Observe got %v, want %v", observed, tc.err)
 			}
 			if end.Written() != tc.wantWritten {
@@ -197,7 +197,7 @@ func TestEndWithoutObject(t *testing.T) {
 	var observed error
 	pass := errors.New("forge down")
 	_, err := Begin(nil, nil).Finish(context.Background(), pass, Summary{Observe: func(err error) { observed = err }})
-	if !errors.Is(err, pass) || observed != pass {
+	if !errors.Is(err, pass) || !errors.Is(observed, pass) {
 		t.Errorf("Finish() = %v, observed %v; want %v both", err, observed, pass)
 	}
 }

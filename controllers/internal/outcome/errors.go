@@ -131,7 +131,7 @@ func Parts(err error) []error {
 		return nil
 	}
 	for e := err; e != nil; e = errors.Unwrap(e) {
-		switch e.(type) {
+		switch e.(type) { //nolint:errorlint // walks the chain itself, one errors.Unwrap at a time
 		case *waitingError, *stallingError, *reasonedError:
 			return []error{err}
 		}

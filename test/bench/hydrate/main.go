@@ -93,7 +93,7 @@ func run(nClusters, nPlacements, sample int) error {
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // after StopCPUProfile, which flushes
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return err
 		}

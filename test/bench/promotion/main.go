@@ -108,7 +108,7 @@ func run(o options) int {
 		if err != nil {
 			return fail("%v", err)
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // chatter: a log nobody waits for
 		chatter = f
 	}
 	ok := false
