@@ -2,6 +2,7 @@ package hydrate
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
@@ -30,9 +32,13 @@ type FleetObject struct {
 
 // ReadFleetObjects decodes every YAML and JSON file under root/rel (recursively) and
 // returns the gitfleet objects, in the given namespace, sorted by kind and name. A file
-// that does not parse, a non-gitfleet object, a kind not allowed in a fleetPath, or an
-// object naming another namespace is an error naming the file, so that a typo never
+// that does not parse, a non-gitfleet object, a kind not allowed in a fleetPath, an
+// object naming another namespace, an object the API server would refuse
+// (ValidateFleetObject: unknown fields, apiVersion, name, OpenAPI schema, CEL rules) or
+// one defined twice is an error naming the file and the field path, so that a typo never
 // silently drops a placement; the objects that were fine are returned with the error.
+// The hub's fleetPath loader and `gitfleet render`/`diff` both read through here, so the
+// two cannot disagree about what is valid.
 func ReadFleetObjects(root, rel, namespace string) ([]FleetObject, error) {
 	dir := filepath.Join(root, filepath.FromSlash(rel))
 	info, err := os.Stat(dir)
@@ -75,6 +81,10 @@ func ReadFleetObjects(root, rel, namespace string) ([]FleetObject, error) {
 				errs = append(errs, fmt.Errorf("%s: %s %q names namespace %q; fleet objects go to the GitSource's namespace %q", file, gvk.Kind, o.GetName(), o.GetNamespace(), namespace))
 				continue
 			}
+			if verrs := ValidateFleetObject(o); len(verrs) > 0 {
+				errs = append(errs, fmt.Errorf("%s: %s %q is invalid: %s", file, gvk.Kind, o.GetName(), formatFieldErrors(verrs)))
+				continue
+			}
 			if namespace != "" {
 				o.SetNamespace(namespace)
 			}
@@ -85,6 +95,8 @@ func ReadFleetObjects(root, rel, namespace string) ([]FleetObject, error) {
 	if err != nil {
 		return nil, err
 	}
+	out, dupErrs := dropDuplicates(out)
+	errs = append(errs, dupErrs...)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i].Object, out[j].Object
 		return a.GetKind()+"/"+a.GetName() < b.GetKind()+"/"+b.GetName()
@@ -92,15 +104,47 @@ func ReadFleetObjects(root, rel, namespace string) ([]FleetObject, error) {
 	return out, errors.Join(errs...)
 }
 
+// dropDuplicates removes every object whose kind and name appear in more than one
+// place (the API server would keep only the last one applied, which depends on the
+// order files are read): all copies are left out and an error names every file.
+func dropDuplicates(objs []FleetObject) ([]FleetObject, []error) {
+	files := map[string][]string{}
+	for _, fo := range objs {
+		k := fo.Object.GetKind() + "/" + fo.Object.GetName()
+		files[k] = append(files[k], fo.File)
+	}
+	var out []FleetObject
+	var errs []error
+	reported := map[string]bool{}
+	for _, fo := range objs {
+		k := fo.Object.GetKind() + "/" + fo.Object.GetName()
+		if fs := files[k]; len(fs) > 1 {
+			if !reported[k] {
+				reported[k] = true
+				errs = append(errs, fmt.Errorf("%s: %s %q is defined %d times (in %s); keep one", fs[0], fo.Object.GetKind(), fo.Object.GetName(), len(fs), strings.Join(fs, ", ")))
+			}
+			continue
+		}
+		out = append(out, fo)
+	}
+	return out, errs
+}
+
 func decodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	var out []*unstructured.Unstructured
 	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
 			if errors.Is(err, io.EOF) {
 				return out, nil
 			}
+			return nil, fmt.Errorf("malformed YAML: %w", err)
+		}
+		// Whole numbers become int64 as in the API server's decoder (not float64), so
+		// that the schema's integer checks and CEL rules see what the API server sees.
+		var m map[string]any
+		if err := utiljson.Unmarshal(raw, &m); err != nil {
 			return nil, fmt.Errorf("malformed YAML: %w", err)
 		}
 		if len(m) == 0 {

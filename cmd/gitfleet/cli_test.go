@@ -122,3 +122,28 @@ func TestDiff(t *testing.T) {
 		t.Errorf("diff of a revision with itself = exit %d, %q; want 0 and no change", code, out)
 	}
 }
+
+// TestRenderRefusesInvalidFleetFiles: a misspelled field fails `gitfleet render` (as the API
+// server would refuse the file) with a message naming the file and the field path, instead
+// of rendering with the field silently dropped.
+func TestRenderRefusesInvalidFleetFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(fixture)); err != nil {
+		t.Fatal(err)
+	}
+	typo := `apiVersion: fleet.gitfleet.dev/v1alpha1
+kind: Placement
+metadata: {name: typo}
+spec:
+  sourceRef: {name: fleet}
+  directory: {path: apps/web}
+  targetNamespce: web
+`
+	if err := os.WriteFile(filepath.Join(dir, "fleet", "typo.yaml"), []byte(typo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, "render", dir, "--all")
+	if code == 0 || !strings.Contains(stderr, `fleet/typo.yaml: Placement "typo" is invalid: unknown field "spec.targetNamespce"`) {
+		t.Errorf("render of a misspelled field = exit %d, stderr %q; want a failure naming the file and field", code, stderr)
+	}
+}

@@ -9,8 +9,10 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -22,8 +24,36 @@ import (
 )
 
 func init() {
-	register("status", "show placements × clusters × stages on the hub (exit 1 when anything failed)", runStatus)
+	register("status", "show placements × clusters × stages on the hub (non-zero exit when something failed or the hub is not reconciling)", runStatus)
 }
+
+// Exit codes of `gitfleet status`, for scripts and alerts.
+const (
+	// statusFailed: a render, commit or apply failed, or a placement has a problem of its
+	// own (not enough clusters, a missing pipeline).
+	statusFailed = 1
+	// statusUsage: the command line is wrong.
+	statusUsage = 2
+	// statusNotReconciling: the hub is not keeping up: an object it never marked Ready or
+	// not Ready, a generation it has not processed, a cluster whose agent stopped
+	// heartbeating. Checked after statusFailed, which wins when both hold.
+	statusNotReconciling = 3
+	// statusUnreadable: the hub cannot be read (kubeconfig, connection, permissions) or
+	// the namespace does not exist.
+	statusUnreadable = 4
+)
+
+const statusHelp = `Exit codes:
+  0  every object is reconciled and nothing failed
+  1  something failed: a render, commit or apply, or a placement's own problem
+     (not enough clusters, a missing pipeline)
+  2  wrong usage
+  3  the hub is not reconciling: a GitSource, Placement, Pipeline, Override or
+     MemberCluster without a Ready condition, with a Ready condition older than its
+     generation, or a MemberCluster whose agent heartbeat is older than its grace period
+  4  the hub cannot be read (kubeconfig, connection, permissions) or the namespace
+     does not exist
+`
 
 // StatusRow is one placement on one cluster.
 type StatusRow struct {
@@ -48,6 +78,9 @@ type StatusReport struct {
 	Summary   string      `json:"summary"`
 	// Placements with a problem of their own (not enough clusters, a missing pipeline).
 	Problems []string `json:"problems,omitempty"`
+	// NotReconciled lists why the hub looks idle or behind: objects it never marked
+	// Ready, generations it has not processed, clusters whose heartbeat is stale.
+	NotReconciled []string `json:"notReconciled,omitempty"`
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -56,22 +89,38 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the hub (default: $KUBECONFIG or ~/.kube/config)")
 	namespace := fs.String("n", "fleet-system", "the hub's fleet namespace")
 	output := fs.String("o", "table", "table, json or yaml")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: gitfleet status [--kubeconfig FILE] [-n NAMESPACE] [-o table|json|yaml]\n\n"+
+			"Shows each placement on each cluster as the hub and the agents reported it, and\n"+
+			"whether the hub is keeping up.")
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\n"+statusHelp)
+	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return statusUsage
 	}
 	if *output != "table" && *output != "json" && *output != "yaml" {
 		fmt.Fprintln(stderr, "error: -o must be table, json or yaml")
-		return 2
+		return statusUsage
 	}
 	c, err := hubClient(*kubeconfig)
 	if err != nil {
 		fmt.Fprintln(stderr, "error:", err)
-		return 1
+		return statusUnreadable
+	}
+	if err := checkNamespace(ctx, c, *namespace); err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return statusUnreadable
 	}
 	rep, err := collectStatus(ctx, c, *namespace)
 	if err != nil {
 		fmt.Fprintln(stderr, "error:", err)
-		return 1
+		return statusUnreadable
+	}
+	rep.NotReconciled, err = notReconciled(ctx, c, *namespace, time.Now())
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return statusUnreadable
 	}
 	switch *output {
 	case "json":
@@ -85,13 +134,86 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	for _, r := range rep.Rows {
 		if r.Failed {
-			return 1
+			return statusFailed
 		}
 	}
 	if len(rep.Problems) > 0 {
-		return 1
+		return statusFailed
+	}
+	if len(rep.NotReconciled) > 0 {
+		return statusNotReconciling
 	}
 	return 0
+}
+
+// checkNamespace tells a namespace that does not exist from an empty one. A caller who
+// may not read namespaces gets the benefit of the doubt.
+func checkNamespace(ctx context.Context, c client.Client, ns string) error {
+	err := c.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("namespace %q does not exist on the hub (set -n to the namespace of the hub's GitSources)", ns)
+	case err != nil && !apierrors.IsForbidden(err):
+		return fmt.Errorf("reading namespace %q: %w", ns, err)
+	}
+	return nil
+}
+
+// notReconciled lists the signs that the hub is not processing the namespace: an object
+// with no Ready condition (never reconciled), a Ready condition about an older generation
+// (a change not processed), a MemberCluster whose agent heartbeat is older than its grace
+// period. Suspended objects are left out.
+func notReconciled(ctx context.Context, c client.Client, ns string, now time.Time) ([]string, error) {
+	lists := []client.ObjectList{&fleetv1alpha1.GitSourceList{}, &fleetv1alpha1.PlacementList{}, &fleetv1alpha1.PipelineList{},
+		&fleetv1alpha1.OverrideList{}, &fleetv1alpha1.MemberClusterList{}}
+	var out []string
+	for _, l := range lists {
+		if err := c.List(ctx, l, client.InNamespace(ns)); err != nil {
+			return nil, fmt.Errorf("listing %T in %s: %w", l, ns, err)
+		}
+		items, err := apimeta.ExtractList(l)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			obj, ok := it.(interface {
+				client.Object
+				GetConditions() []metav1.Condition
+			})
+			if !ok {
+				continue
+			}
+			kind := strings.TrimPrefix(fmt.Sprintf("%T", obj), "*v1alpha1.")
+			if suspended(obj) {
+				continue
+			}
+			ready := apimeta.FindStatusCondition(obj.GetConditions(), fleetv1alpha1.ReadyCondition)
+			switch {
+			case ready == nil:
+				out = append(out, fmt.Sprintf("%s %q has no Ready condition: the hub has not reconciled it (is the hub running?)", kind, obj.GetName()))
+			case ready.ObservedGeneration < obj.GetGeneration():
+				out = append(out, fmt.Sprintf("%s %q: generation %d not processed yet (Ready is about generation %d)", kind, obj.GetName(), obj.GetGeneration(), ready.ObservedGeneration))
+			}
+			if mc, ok := obj.(*fleetv1alpha1.MemberCluster); ok {
+				grace, hb := mc.Spec.HeartbeatGrace(), mc.Status.LastHeartbeatTime
+				if grace > 0 && hb != nil && now.Sub(hb.Time) > grace {
+					out = append(out, fmt.Sprintf("MemberCluster %q: last agent heartbeat %s ago, more than its grace period of %s (is its agent running?)",
+						mc.Name, now.Sub(hb.Time).Round(time.Second), grace))
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func suspended(obj client.Object) bool {
+	switch o := obj.(type) {
+	case *fleetv1alpha1.GitSource:
+		return o.Spec.Suspend
+	case *fleetv1alpha1.Placement:
+		return o.Spec.Suspend
+	}
+	return false
 }
 
 // hubClient is a client of the hub for the gitfleet kinds and Secrets (approve reads the
@@ -221,6 +343,9 @@ func printStatus(w io.Writer, rep *StatusReport) {
 	_ = tw.Flush()
 	for _, p := range rep.Problems {
 		fmt.Fprintln(w, "problem:", p)
+	}
+	for _, p := range rep.NotReconciled {
+		fmt.Fprintln(w, "not reconciled:", p)
 	}
 	fmt.Fprintln(w, rep.Summary)
 }
