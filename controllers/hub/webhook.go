@@ -57,14 +57,19 @@ func (h *WebhookReceiver) refuse(w http.ResponseWriter, code int, answer, why, s
 	h.gate.log.info(h.Log, h.Clock.Now(), "webhook refused: "+why, "gitsource", source, "code", code)
 }
 
-// ServeHTTP handles one delivery.
-func (h *WebhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// setup makes the shared limits and the default logger, once.
+func (h *WebhookReceiver) setup() {
 	h.once.Do(func() {
 		h.gate = newWebhookGate(h.Limits)
 		if h.Log.GetSink() == nil {
 			h.Log = ctrl.Log.WithName("webhook")
 		}
 	})
+}
+
+// ServeHTTP handles one delivery.
+func (h *WebhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.setup()
 	log := h.Log
 	if r.Method != http.MethodPost {
 		http.Error(w, "only POST", http.StatusMethodNotAllowed)
