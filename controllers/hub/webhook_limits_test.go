@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
+
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
@@ -150,17 +152,10 @@ func post(t *testing.T, addr, path string, size int, chunked bool, secret []byte
 // and the held request would be refused instead of the probe.
 func waitAdmitted(t *testing.T, rcv *hub.WebhookReceiver, slots int, bytes int64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	NewWithT(t).Eventually(func(g Gomega) {
 		s, b := rcv.InFlight()
-		if s == slots && b == bytes {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("in flight: %d bodies of %d bytes, want %d of %d", s, b, slots, bytes)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		g.Expect([]int64{int64(s), b}).To(Equal([]int64{int64(slots), bytes}), "bodies in flight and their bytes")
+	}).WithTimeout(10 * time.Second).WithPolling(5 * time.Millisecond).Should(Succeed())
 }
 
 func TestWebhookTooLargeIsRefusedUnread(t *testing.T) {
