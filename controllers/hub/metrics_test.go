@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/hydrate"
 	"github.com/gitfleet/gitfleet/render"
 )
@@ -21,9 +22,9 @@ func TestErrorsMetric(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
 	m.observeReconcile("hydration", time.Now(), errors.Join(
-		withReason(fleetv1alpha1.CommitFailedReason, errors.New("writing env/dev: push rejected")),
-		withReason(fleetv1alpha1.CommitFailedReason, errors.New("writing env/prod: push rejected")),
-		waiting(fleetv1alpha1.ForgeRateLimitedReason, time.Minute, errors.New("limited")),
+		outcome.WithReason(fleetv1alpha1.CommitFailedReason, errors.New("writing env/dev: push rejected")),
+		outcome.WithReason(fleetv1alpha1.CommitFailedReason, errors.New("writing env/prod: push rejected")),
+		outcome.Waiting(fleetv1alpha1.ForgeRateLimitedReason, time.Minute, errors.New("limited")),
 	))
 	m.observeReconcile("pipeline", time.Now(), nil)
 	m.observeFailures(&hydrate.Plan{Placements: map[string]*hydrate.PlacementPlan{

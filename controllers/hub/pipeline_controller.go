@@ -213,13 +213,13 @@ func (r *PipelineReconciler) resolveRepository(ctx context.Context, p *pipelineP
 	}
 	p.source = &fleetv1alpha1.GitSource{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: p.pipe.Namespace, Name: sourceName}, p.source); err != nil {
-		return withReason(fleetv1alpha1.DependencyNotReadyReason, fmt.Errorf("GitSource %q of the pipeline's placements: %w", sourceName, err))
+		return outcome.WithReason(fleetv1alpha1.DependencyNotReadyReason, fmt.Errorf("GitSource %q of the pipeline's placements: %w", sourceName, err))
 	}
 	target := p.source
 	if ref := p.pipe.Spec.TargetRef; ref != nil && ref.Name != sourceName {
 		target = &fleetv1alpha1.GitSource{}
 		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: p.pipe.Namespace, Name: ref.Name}, target); err != nil {
-			return withReason(fleetv1alpha1.DependencyNotReadyReason, fmt.Errorf("target GitSource %q: %w", ref.Name, err))
+			return outcome.WithReason(fleetv1alpha1.DependencyNotReadyReason, fmt.Errorf("target GitSource %q: %w", ref.Name, err))
 		}
 	}
 	if p.url, p.auth, err = sourceAccess(ctx, r.Client, target); err != nil {
@@ -253,11 +253,11 @@ func sourceAccess(ctx context.Context, c client.Client, src *fleetv1alpha1.GitSo
 	}
 	sec := &corev1.Secret{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: src.Namespace, Name: src.Spec.SecretRef.Name}, sec); err != nil {
-		return "", nil, withReason(fleetv1alpha1.AuthenticationFailedReason, fmt.Errorf("reading credentials Secret %q of GitSource %s: %w", src.Spec.SecretRef.Name, src.Name, err))
+		return "", nil, outcome.WithReason(fleetv1alpha1.AuthenticationFailedReason, fmt.Errorf("reading credentials Secret %q of GitSource %s: %w", src.Spec.SecretRef.Name, src.Name, err))
 	}
 	auth, err := gitsource.AuthFromSecret(sec)
 	if err != nil {
-		return "", nil, withReason(fleetv1alpha1.AuthenticationFailedReason, err)
+		return "", nil, outcome.WithReason(fleetv1alpha1.AuthenticationFailedReason, err)
 	}
 	return src.Spec.URL, auth, nil
 }
@@ -344,7 +344,7 @@ func (r *PipelineReconciler) readStageBranch(ctx context.Context, p *pipelinePas
 	for range 3 {
 		files, err := r.Writer.ReadTree(ctx, p.url, branch, p.auth, hydrate.MetadataFile)
 		if err != nil {
-			return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s of %s: %w", hydrate.MetadataFile, branch, err))
+			return "", "", outcome.WithReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s of %s: %w", hydrate.MetadataFile, branch, err))
 		}
 		rev := ""
 		// A stage branch created as the base of a first approval pull request holds no
@@ -365,7 +365,7 @@ func (r *PipelineReconciler) readStageBranch(ctx context.Context, p *pipelinePas
 		}
 		head = again
 	}
-	return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("%s moves too fast to be read; retrying", branch))
+	return "", "", outcome.WithReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("%s moves too fast to be read; retrying", branch))
 }
 
 // lsRemote returns the head of branch, "" when it does not exist.
@@ -375,7 +375,7 @@ func (r *PipelineReconciler) lsRemote(ctx context.Context, p *pipelinePass, bran
 		return "", nil
 	}
 	if err != nil {
-		return "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading head of %s: %w", branch, err))
+		return "", outcome.WithReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading head of %s: %w", branch, err))
 	}
 	return head, nil
 }
@@ -441,7 +441,7 @@ func (r *PipelineReconciler) promote(ctx context.Context, p *pipelinePass) error
 		} else if forced != nil && i > 0 {
 			// `gitfleet promote --skip-gates`: the revision moves in now, the reason is recorded.
 			g, ok = stageGates{candidate: forced.Spec.DryRevision, outcome: gateOutcome{Passed: true,
-				Results: []fleetv1alpha1.GateResult{{Name: "skipped", Passed: true, Message: truncate(forced.Spec.SkipGatesReason, 1024)}}}}, true
+				Results: []fleetv1alpha1.GateResult{{Name: "skipped", Passed: true, Message: outcome.Truncate(forced.Spec.SkipGatesReason, 1024)}}}}, true
 		}
 		if !ok || !g.outcome.Passed {
 			continue

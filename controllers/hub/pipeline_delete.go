@@ -15,6 +15,7 @@ import (
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
 	"github.com/gitfleet/gitfleet/controllers/internal/finalizer"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/gitsource"
 )
 
@@ -32,8 +33,8 @@ func (r *PipelineReconciler) finalize(ctx context.Context, pipe *fleetv1alpha1.P
 		err = r.closePullRequests(ctx, pipe, open)
 	}
 	if err != nil {
-		r.event(pipe, corev1.EventTypeWarning, fleetv1alpha1.CleanupFailedReason, "%s", truncate(err.Error(), 1024))
-		res, rerr := result(err, 0)
+		r.event(pipe, corev1.EventTypeWarning, fleetv1alpha1.CleanupFailedReason, "%s", outcome.Truncate(err.Error(), 1024))
+		res, rerr := outcome.Result(err, 0)
 		return res, errors.Join(rerr, finalizer.ReportFailed(ctx, r.Client, pipe, "pipeline", err))
 	}
 	if r.Snapshots != nil {
@@ -103,7 +104,7 @@ func (r *PipelineReconciler) closePullRequests(ctx context.Context, pipe *fleetv
 func (r *PipelineReconciler) finishDeleted(ctx context.Context, pr *fleetv1alpha1.Promotion, msg string) error {
 	now := metav1.Now()
 	pr.Status.Phase, pr.Status.CompletionTime = fleetv1alpha1.PromotionFailed, &now
-	setCondition(pr, fleetv1alpha1.ReadyCondition, metav1.ConditionFalse, string(fleetv1alpha1.PromotionFailed), msg)
+	outcome.SetCondition(pr, fleetv1alpha1.ReadyCondition, metav1.ConditionFalse, string(fleetv1alpha1.PromotionFailed), msg)
 	if err := r.Client.Status().Update(ctx, pr); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("updating status of Promotion %s: %w", pr.Name, err)
 	}
@@ -180,7 +181,7 @@ func (r *PipelineReconciler) checkSourceLive(ctx context.Context, p *pipelinePas
 			}
 		}
 		if !src.DeletionTimestamp.IsZero() {
-			return waiting(fleetv1alpha1.SourceDeletingReason, r.Poll,
+			return outcome.Waiting(fleetv1alpha1.SourceDeletingReason, r.Poll,
 				fmt.Errorf("GitSource %q is being deleted: the pipeline is stopped (its stage branches stay as they are)", name))
 		}
 	}

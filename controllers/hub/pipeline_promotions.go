@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/gitsource"
 )
 
@@ -91,7 +92,7 @@ func (r *PipelineReconciler) startPromotionOn(p *pipelinePass, pr *fleetv1alpha1
 		gates[i].LastTransitionTime = &now
 	}
 	pr.Status.Gates = gates
-	setCondition(pr, fleetv1alpha1.GatesPassedCondition, metav1.ConditionTrue, fleetv1alpha1.SucceededReason, "every gate passed")
+	outcome.SetCondition(pr, fleetv1alpha1.GatesPassedCondition, metav1.ConditionTrue, fleetv1alpha1.SucceededReason, "every gate passed")
 	obs := p.observe(pr)
 	obs.Start = true
 	r.advance(p, pr, obs)
@@ -148,9 +149,9 @@ func (r *PipelineReconciler) advance(p *pipelinePass, pr *fleetv1alpha1.Promotio
 				pr.Status.RenderedCommit = obs.Head
 			}
 		}
-		setCondition(pr, fleetv1alpha1.ReadyCondition, status, string(d.Phase), d.Message)
+		outcome.SetCondition(pr, fleetv1alpha1.ReadyCondition, status, string(d.Phase), d.Message)
 	case d.Phase == fleetv1alpha1.PromotionOpen:
-		setCondition(pr, fleetv1alpha1.ReadyCondition, metav1.ConditionFalse, fleetv1alpha1.AwaitingApprovalReason, d.Message)
+		outcome.SetCondition(pr, fleetv1alpha1.ReadyCondition, metav1.ConditionFalse, fleetv1alpha1.AwaitingApprovalReason, d.Message)
 	}
 	if e := d.Event; e != nil {
 		r.event(p.pipe, e.Type, e.Reason, "%s", e.Message)
@@ -171,7 +172,7 @@ func (r *PipelineReconciler) followPromotions(ctx context.Context, p *pipelinePa
 		st := &p.pipe.Status.Stages[i]
 		if stage.Promotion == fleetv1alpha1.PromotionPullRequest && st.TargetRevision != "" && p.forge == nil {
 			st.Message = "the stage is promoted by pull request, but the GitSource of its branches has no forge"
-			errs = append(errs, stalling(fleetv1alpha1.DependencyNotReadyReason, fmt.Errorf("stage %s: %s", st.Name, st.Message)))
+			errs = append(errs, outcome.Stalling(fleetv1alpha1.DependencyNotReadyReason, fmt.Errorf("stage %s: %s", st.Name, st.Message)))
 			continue
 		}
 		if err := r.followPromotion(ctx, p, i); err != nil {

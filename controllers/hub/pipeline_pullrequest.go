@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/gitsource"
 	"github.com/gitfleet/gitfleet/hydrate"
 )
@@ -37,13 +38,13 @@ func ForgeForSource(ctx context.Context, c client.Reader, src *fleetv1alpha1.Git
 	if f.SecretRef != nil {
 		sec := &corev1.Secret{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: src.Namespace, Name: f.SecretRef.Name}, sec); err != nil {
-			return nil, withReason(fleetv1alpha1.AuthenticationFailedReason, fmt.Errorf("reading forge Secret %q of GitSource %s: %w", f.SecretRef.Name, src.Name, err))
+			return nil, outcome.WithReason(fleetv1alpha1.AuthenticationFailedReason, fmt.Errorf("reading forge Secret %q of GitSource %s: %w", f.SecretRef.Name, src.Name, err))
 		}
 		token = string(sec.Data[gitsource.ForgeTokenKey])
 	}
 	forge, err := gitsource.ForgeForSource(src, token, opts...)
 	if err != nil {
-		return nil, stalling(fleetv1alpha1.DependencyNotReadyReason, err)
+		return nil, outcome.Stalling(fleetv1alpha1.DependencyNotReadyReason, err)
 	}
 	return forge, nil
 }
@@ -56,7 +57,7 @@ func forgeError(what string, err error) error {
 	err = fmt.Errorf("%s: %w", what, err)
 	delay, limited := gitsource.RateLimitDelay(err, time.Now())
 	if !limited {
-		return withReason(fleetv1alpha1.ForgeUnavailableReason, err)
+		return outcome.WithReason(fleetv1alpha1.ForgeUnavailableReason, err)
 	}
 	// The message says when the limit resets, also when the forge gave a duration.
 	var apiErr *gitsource.APIError
@@ -65,7 +66,7 @@ func forgeError(what string, err error) error {
 			err = fmt.Errorf("%w (resets at %s)", err, at)
 		}
 	}
-	return waiting(fleetv1alpha1.ForgeRateLimitedReason, delay, err)
+	return outcome.Waiting(fleetv1alpha1.ForgeRateLimitedReason, delay, err)
 }
 
 // rehydrate asks hydration to run for the pipeline's source now.
@@ -85,11 +86,11 @@ func (r *PipelineReconciler) pullRequestText(ctx context.Context, p *pipelinePas
 	st, prev := p.pipe.Status.Stages[i], p.pipe.Status.Stages[i-1]
 	before, err := r.Writer.ReadTree(ctx, p.url, st.Branch, p.auth, hydrate.ClustersDir)
 	if err != nil && !errors.Is(err, gitsource.ErrBranchNotFound) {
-		return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s: %w", st.Branch, err))
+		return "", "", outcome.WithReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s: %w", st.Branch, err))
 	}
 	after, err := r.Writer.ReadTree(ctx, p.url, fleetv1alpha1.PromoteBranch(st.Name), p.auth, hydrate.ClustersDir)
 	if err != nil {
-		return "", "", withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s: %w", fleetv1alpha1.PromoteBranch(st.Name), err))
+		return "", "", outcome.WithReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s: %w", fleetv1alpha1.PromoteBranch(st.Name), err))
 	}
 	var gates []string
 	if promo := p.promotion(st.Name, st.TargetRevision); promo != nil {
@@ -142,7 +143,7 @@ func (r *PipelineReconciler) postStageStatuses(ctx context.Context, p *pipelineP
 			if old, ok := r.posted.Load(key); ok && old == val {
 				continue
 			}
-			if err := p.dryForge.SetStatus(ctx, ps.sha, gitsource.CommitStatus{Context: fleetv1alpha1.StageStatusContextPrefix + st.Name, State: ps.state, Description: truncate(ps.desc, 140)}); err != nil {
+			if err := p.dryForge.SetStatus(ctx, ps.sha, gitsource.CommitStatus{Context: fleetv1alpha1.StageStatusContextPrefix + st.Name, State: ps.state, Description: outcome.Truncate(ps.desc, 140)}); err != nil {
 				return forgeError("posting "+fleetv1alpha1.StageStatusContextPrefix+st.Name, err)
 			}
 			r.posted.Store(key, val)

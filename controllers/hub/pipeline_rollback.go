@@ -14,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/gitsource"
 	"github.com/gitfleet/gitfleet/hydrate"
 )
@@ -148,7 +149,7 @@ func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, 
 		}
 		return nil
 	case err != nil:
-		return withReason(fleetv1alpha1.CommitFailedReason, fmt.Errorf("writing %s: %w", headBranch, err))
+		return outcome.WithReason(fleetv1alpha1.CommitFailedReason, fmt.Errorf("writing %s: %w", headBranch, err))
 	}
 	if ref != nil && ref.HeadCommit == res.Commit {
 		st.Message = fmt.Sprintf("rollback to %s awaiting approval #%d; %s", fleetv1alpha1.ShortSHA(rb.DryRevision), ref.Number, st.Message)
@@ -158,7 +159,7 @@ func (r *PipelineReconciler) syncRollback(ctx context.Context, p *pipelinePass, 
 	// Open or update the pull request.
 	before, err := r.Writer.ReadTree(ctx, p.url, st.Branch, p.auth, hydrate.ClustersDir)
 	if err != nil {
-		return withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s: %w", st.Branch, err))
+		return outcome.WithReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s: %w", st.Branch, err))
 	}
 	after := map[string][]byte{}
 	for path, data := range files {
@@ -244,7 +245,7 @@ func (r *PipelineReconciler) resolveRollback(ctx context.Context, p *pipelinePas
 		return nil, nil, fmt.Sprintf("stage %s has no branch %s yet: nothing to roll back", st.Name, st.Branch), nil
 	}
 	if err != nil {
-		return nil, nil, "", withReason(fleetv1alpha1.FetchFailedReason, err)
+		return nil, nil, "", outcome.WithReason(fleetv1alpha1.FetchFailedReason, err)
 	}
 	revisionOf := func(sha string) string {
 		files, err := hist.Files(sha, hydrate.MetadataFile)
@@ -296,7 +297,7 @@ func (r *PipelineReconciler) resolveRollback(ctx context.Context, p *pipelinePas
 	}
 	files, err = hist.Files(target, "")
 	if err != nil {
-		return nil, nil, "", withReason(fleetv1alpha1.FetchFailedReason, err)
+		return nil, nil, "", outcome.WithReason(fleetv1alpha1.FetchFailedReason, err)
 	}
 	return &fleetv1alpha1.RollbackStatus{RestoredCommit: target, DryRevision: dry, RolledBackRevision: held}, files, "", nil
 }
@@ -312,18 +313,18 @@ func (r *PipelineReconciler) rollbackFiles(ctx context.Context, p *pipelinePass,
 			return files, nil
 		}
 	case !errors.Is(err, gitsource.ErrBranchNotFound):
-		return nil, withReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s: %w", headBranch, err))
+		return nil, outcome.WithReason(fleetv1alpha1.FetchFailedReason, fmt.Errorf("reading %s: %w", headBranch, err))
 	}
 	hist, err := gitsource.LoadHistory(ctx, p.url, branch, p.auth, 0)
 	if err != nil {
-		return nil, withReason(fleetv1alpha1.FetchFailedReason, err)
+		return nil, outcome.WithReason(fleetv1alpha1.FetchFailedReason, err)
 	}
 	if len(hist.Lookup(rb.RestoredCommit)) == 0 {
 		return nil, nil
 	}
 	files, err = hist.Files(rb.RestoredCommit, "")
 	if err != nil {
-		return nil, withReason(fleetv1alpha1.FetchFailedReason, err)
+		return nil, outcome.WithReason(fleetv1alpha1.FetchFailedReason, err)
 	}
 	return files, nil
 }
@@ -342,7 +343,7 @@ func (r *PipelineReconciler) rollbackBody(p *pipelinePass, st *fleetv1alpha1.Sta
 	}
 	b.WriteString(".\n\n")
 	if reason := promo.Spec.Rollback.Reason; reason != "" {
-		fmt.Fprintf(&b, "Reason: %s\n\n", truncate(reason, 1024))
+		fmt.Fprintf(&b, "Reason: %s\n\n", outcome.Truncate(reason, 1024))
 	}
 	b.WriteString("Merging this pull request is the approval; closing it drops the rollback. Once merged, the pipeline does not propose ")
 	if rb.RolledBackRevision != "" {

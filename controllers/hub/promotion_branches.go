@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/gitsource"
 )
 
@@ -49,7 +50,7 @@ func (r *PipelineReconciler) cleanUpBranches(ctx context.Context, p *pipelinePas
 			// Reused for a newer pull request: not ours to delete.
 		default:
 			r.cleaned.Delete(key)
-			return withReason(fleetv1alpha1.CommitFailedReason, fmt.Errorf("deleting %s: %w", ref.HeadBranch, err))
+			return outcome.WithReason(fleetv1alpha1.CommitFailedReason, fmt.Errorf("deleting %s: %w", ref.HeadBranch, err))
 		}
 	}
 	return nil

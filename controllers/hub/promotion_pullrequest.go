@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	fleetv1alpha1 "github.com/gitfleet/gitfleet/api/v1alpha1"
+	"github.com/gitfleet/gitfleet/controllers/internal/outcome"
 	"github.com/gitfleet/gitfleet/gitsource"
 )
 
@@ -67,7 +68,7 @@ func (r *PipelineReconciler) proposeApproval(ctx context.Context, p *pipelinePas
 		r.event(p.pipe, corev1.EventTypeNormal, "PullRequestOpened", "%s: #%d %s", st.Name, pr.Number, pr.URL)
 	}
 	if err := p.forge.SetStatus(ctx, head, gitsource.CommitStatus{Context: fleetv1alpha1.GatePreviousStageStatusContext, State: gitsource.StateSuccess,
-		Description: truncate(p.pipe.Spec.Stages[i-1].Name+": "+p.pipe.Status.Stages[i-1].Message, 140)}); err != nil {
+		Description: outcome.Truncate(p.pipe.Spec.Stages[i-1].Name+": "+p.pipe.Status.Stages[i-1].Message, 140)}); err != nil {
 		return forgeError("posting the gate status on the pull request", err)
 	}
 	obs := p.observe(promo)
